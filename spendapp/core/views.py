@@ -1,0 +1,20 @@
+from django.contrib.auth.decorators import login_not_required
+from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from spendapp.core import health
+
+
+@require_GET
+@never_cache
+@login_not_required
+def healthz(request):
+    """Readiness for load balancers and compose: 200 when the database and broker answer."""
+    checks = {"database": health.check_database(), "broker": health.check_broker()}
+    ok = all(reason is None for reason in checks.values())
+    body = {
+        "status": "ok" if ok else "error",
+        "checks": {name: reason or "ok" for name, reason in checks.items()},
+    }
+    return JsonResponse(body, status=200 if ok else 503)

@@ -1,0 +1,121 @@
+"""What a connector hands to ingestion: provider-neutral usage and cost records.
+
+Connectors parse the providers' pages into these records and nothing else; ingestion never
+sees provider JSON. Every grouping dimension is a string and ``""`` means "not grouped / not
+reported", so the natural key has no NULLs (a NULL would make two equal keys distinct under a
+unique constraint).
+
+Token counts are split so that they add up: total input = ``input_uncached_tokens +
+input_cached_tokens + cache_write_tokens + cache_write_1h_tokens``. Audio counts are subsets
+of those (kept for pricing and display), never added again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+# Anthropic reports the default workspace as ``workspace_id: null`` while grouping by
+# workspace; it is a real workspace, so it gets a stable id of its own.
+DEFAULT_WORKSPACE_ID = "default"
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRecord:
+    """Token usage of one bucket for one combination of dimensions."""
+
+    endpoint: str  # "openai.completions", "anthropic.messages", ...
+    bucket_start: datetime  # UTC, aware
+    bucket_end: datetime  # UTC, aware, exclusive
+    model: str = ""
+    project_id: str = ""  # OpenAI project id / Anthropic workspace id
+    api_key_id: str = ""
+    user_id: str = ""
+    service_tier: str = ""
+    batch: str = ""  # "", "true", "false"
+    context_window: str = ""
+    input_uncached_tokens: int = 0
+    input_cached_tokens: int = 0  # cache reads
+    cache_write_tokens: int = 0  # OpenAI cache writes / Anthropic 5-minute cache writes
+    cache_write_1h_tokens: int = 0  # Anthropic 1-hour cache writes
+    output_tokens: int = 0
+    input_audio_tokens: int = 0  # subset of input (uncached audio)
+    output_audio_tokens: int = 0  # subset of output
+    requests: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)  # other measures (web searches, images)
+
+    @property
+    def input_tokens(self) -> int:
+        """Every input token, cached or not."""
+        return (
+            self.input_uncached_tokens
+            + self.input_cached_tokens
+            + self.cache_write_tokens
+            + self.cache_write_1h_tokens
+        )
+
+    def dimensions(self) -> tuple[str, ...]:
+        return (
+            self.model,
+            self.project_id,
+            self.api_key_id,
+            self.user_id,
+            self.service_tier,
+            self.batch,
+            self.context_window,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CostRecord:
+    """Billed cost of one daily bucket for one line item, in currency units (not cents)."""
+
+    endpoint: str  # "openai.costs", "anthropic.cost_report"
+    bucket_start: datetime
+    bucket_end: datetime
+    amount: Decimal  # dollars (or the currency's unit); Anthropic cents already divided by 100
+    currency: str  # ISO 4217, upper case
+    project_id: str = ""
+    api_key_id: str = ""
+    line_item: str = ""  # OpenAI line_item / Anthropic description, verbatim
+    model: str = ""
+    token_type: str = ""  # input / cached_input / cache_write / cache_write_1h / output / ""
+    service_tier: str = ""
+    context_window: str = ""
+    cost_type: str = ""
+    quantity: Decimal | None = None
+    quantity_unit: str = ""
+
+    def dimensions(self) -> tuple[str, ...]:
+        return (
+            self.project_id,
+            self.api_key_id,
+            self.line_item,
+            self.model,
+            self.token_type,
+            self.service_tier,
+            self.context_window,
+            self.cost_type,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page as fetched: its records and whether the window has more."""
+
+    records: list[UsageRecord] | list[CostRecord]
+    has_more: bool
+    next_page: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class NamedEntity:
+    """A project / workspace / API key / user with its display name."""
+
+    kind: str  # "project", "api_key", "user"
+    id: str
+    name: str
+    parent_id: str = ""  # project of an API key
+
