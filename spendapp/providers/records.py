@@ -118,4 +118,3 @@ class NamedEntity:
     id: str
     name: str
     parent_id: str = ""  # project of an API key
-
