@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "django_celery_results",
     "spendapp.core",
     "spendapp.providers",
+    "spendapp.usage",
     "spendapp.dashboard",
 ]
 

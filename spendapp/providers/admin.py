@@ -1,0 +1,111 @@
+"""Provider accounts in the admin: the key is write-only and shown masked, never again."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.urls import reverse
+from django.utils.html import format_html
+
+from spendapp.providers.connectors import get_connector
+from spendapp.providers.errors import ProviderError
+from spendapp.providers.models import ProviderAccount, ProviderEntity
+
+
+class ProviderAccountForm(forms.ModelForm):
+    base_url = forms.URLField(
+        required=False,
+        max_length=300,
+        assume_scheme="https",
+        help_text=ProviderAccount._meta.get_field("base_url").help_text,
+    )
+    api_key = forms.CharField(
+        label="Admin API key",
+        required=False,
+        strip=True,
+        # render_value=False: the stored key never travels back to the browser.
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text="Write-only. Leave empty to keep the current key. OpenAI: an Admin key "
+        "(sk-admin-…); Anthropic: an Admin key (sk-ant-admin01-…).",
+    )
+
+    class Meta:
+        model = ProviderAccount
+        fields = ["provider", "name", "base_url", "api_key", "enabled", "backfill_days"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.instance.pk and not cleaned.get("api_key"):
+            self.add_error("api_key", "A new account needs its admin API key.")
+        return cleaned
+
+    def save(self, commit=True):
+        account = super().save(commit=False)
+        if self.cleaned_data.get("api_key"):
+            account.set_key(self.cleaned_data["api_key"])
+        if commit:
+            account.save()
+        return account
+
+
+@admin.register(ProviderAccount)
+class ProviderAccountAdmin(admin.ModelAdmin):
+    form = ProviderAccountForm
+    list_display = ["name", "provider", "enabled", "status", "last_success_at", "key_hint"]
+    list_filter = ["provider", "enabled", "status"]
+    readonly_fields = [
+        "key_hint",
+        "status",
+        "status_message",
+        "last_sync_at",
+        "last_success_at",
+        "key_changed_at",
+        "recent_runs",
+    ]
+    actions = ["test_connection", "sync_now"]
+
+    @admin.display(description="Recent syncs")
+    def recent_runs(self, account):
+        if not account.pk:
+            return "-"
+        url = reverse("admin:usage_syncrun_changelist") + f"?account__id__exact={account.pk}"
+        return format_html('<a href="{}">Sync runs of this account</a>', url)
+
+    @admin.action(description="Test connection (one small real call)")
+    def test_connection(self, request, queryset):
+        for account in queryset:
+            try:
+                with get_connector(
+                    account.provider, account.api_base_url, account.get_key()
+                ) as conn:
+                    message = conn.test_connection()
+            except ProviderError as exc:
+                self.message_user(request, f"{account.name}: {exc}", messages.ERROR)
+            except Exception as exc:  # e.g. a key that no configured Fernet key decrypts
+                self.message_user(request, f"{account.name}: {exc}", messages.ERROR)
+            else:
+                self.message_user(request, f"{account.name}: {message}", messages.SUCCESS)
+
+    @admin.action(description="Sync now")
+    def sync_now(self, request, queryset):
+        from spendapp.usage.tasks import sync_account
+
+        url = reverse("admin:usage_syncrun_changelist")
+        for account in queryset:
+            sync_account.delay(account.pk, trigger="admin")
+            self.message_user(
+                request,
+                format_html(
+                    '{}: sync queued; follow it in <a href="{}?account__id__exact={}">sync '
+                    "runs</a>.",
+                    account.name,
+                    url,
+                    account.pk,
+                ),
+                messages.SUCCESS,
+            )
+
+
+@admin.register(ProviderEntity)
+class ProviderEntityAdmin(admin.ModelAdmin):
+    list_display = ["account", "kind", "external_id", "name", "parent_id"]
+    list_filter = ["account", "kind"]
+    search_fields = ["external_id", "name"]

@@ -1,0 +1,32 @@
+"""`manage.py demo`: the demo organisation's provider accounts, pointing at the fake server."""
+
+from django.core.management.base import BaseCommand
+
+from spendapp.providers.fake import DEFAULT_ANTHROPIC_KEY, DEFAULT_OPENAI_KEY
+from spendapp.providers.models import ProviderAccount
+
+DEMO_ACCOUNTS = (
+    ("Demo OpenAI", "openai", "/openai/v1", DEFAULT_OPENAI_KEY),
+    ("Demo Anthropic", "anthropic", "/anthropic", DEFAULT_ANTHROPIC_KEY),
+)
+
+
+class Command(BaseCommand):
+    help = "Create (or re-point) the two demo provider accounts at a running fake server."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--fake-url", default="http://127.0.0.1:8765")
+        parser.add_argument("--backfill-days", type=int, default=120)
+
+    def handle(self, *args, **options):
+        base = options["fake_url"].rstrip("/")
+        for name, provider, path, key in DEMO_ACCOUNTS:
+            account = ProviderAccount.objects.filter(name=name).first()
+            if account is None:
+                account = ProviderAccount(name=name, provider=provider)
+            account.base_url = base + path
+            account.backfill_days = options["backfill_days"]
+            account.enabled = True
+            account.set_key(key)
+            account.save()
+            self.stdout.write(f"{name}: {account.base_url}")

@@ -1,0 +1,42 @@
+from django.contrib import admin
+
+from spendapp.usage.models import PriceOverride, SyncRun
+
+
+@admin.register(SyncRun)
+class SyncRunAdmin(admin.ModelAdmin):
+    list_display = [
+        "account",
+        "started_at",
+        "outcome",
+        "windows",
+        "windows_failed",
+        "pages",
+        "rows_inserted",
+        "rows_updated",
+        "duration",
+        "trigger",
+    ]
+    list_filter = ["outcome", "account", "trigger"]
+    date_hierarchy = "started_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PriceOverride)
+class PriceOverrideAdmin(admin.ModelAdmin):
+    list_display = [
+        "provider",
+        "model_pattern",
+        "valid_from",
+        "valid_until",
+        "input_per_mtok",
+        "cached_input_per_mtok",
+        "output_per_mtok",
+        "note",
+    ]
+    list_filter = ["provider"]

@@ -1,0 +1,306 @@
+"""Bulk, idempotent ingestion: COPY into a staging table, then set-based SQL.
+
+For one fetched window of one endpoint (all its pages), inside the caller's transaction:
+
+1. COPY the records into a temporary staging table (one round trip, no per-row SQL);
+2. ``INSERT ... SELECT ... ON CONFLICT (natural key) DO UPDATE ... WHERE changed`` into the
+   raw table, pricing each row in the same statement by joining a small price table;
+   ``RETURNING (xmax = 0)`` tells inserted from updated, and unchanged rows are not touched;
+3. delete raw rows of the window that the provider no longer reports (a revised bucket can
+   lose a row): the fetched window is the truth for that window;
+4. recompute the daily rollup for the days the window touches, from the raw tables.
+
+Running the same window twice therefore changes nothing (inserted 0, updated 0, deleted 0).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from django.db import connection
+
+from spendapp.providers.errors import MalformedResponse
+from spendapp.providers.records import CostRecord, UsageRecord
+from spendapp.usage.models import COST_DIMENSIONS, TOKEN_FIELDS, USAGE_DIMENSIONS
+from spendapp.usage.pricing import PriceBook, TokenPrices
+
+USAGE_MEASURES = (*TOKEN_FIELDS, "input_audio_tokens", "output_audio_tokens", "requests")
+_USAGE_STAGING_COLUMNS = ("bucket_start", "bucket_end", *USAGE_DIMENSIONS, *USAGE_MEASURES)
+_COST_MEASURES = ("amount", "currency", "quantity", "quantity_unit")
+_COST_STAGING_COLUMNS = ("bucket_start", "bucket_end", *COST_DIMENSIONS, *_COST_MEASURES)
+
+
+@dataclass
+class WriteResult:
+    inserted: int = 0
+    updated: int = 0
+    deleted: int = 0
+
+    def __iadd__(self, other: WriteResult) -> WriteResult:
+        self.inserted += other.inserted
+        self.updated += other.updated
+        self.deleted += other.deleted
+        return self
+
+
+def _create_staging(cursor) -> None:
+    # ON COMMIT DROP: the staging tables live for one window's transaction only.
+    dims = ", ".join(f"{d} text NOT NULL" for d in USAGE_DIMENSIONS)
+    measures = ", ".join(f"{m} bigint NOT NULL" for m in USAGE_MEASURES)
+    cursor.execute(
+        f"CREATE TEMP TABLE IF NOT EXISTS staging_usage (bucket_start timestamptz NOT NULL, "
+        f"bucket_end timestamptz NOT NULL, {dims}, {measures}, extra jsonb NOT NULL, "
+        f"price_id integer) ON COMMIT DROP"
+    )
+    cursor.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS staging_prices (price_id integer PRIMARY KEY, input numeric, "
+        "cached_input numeric, cache_write numeric, cache_write_1h numeric, output numeric) "
+        "ON COMMIT DROP"
+    )
+    # Several windows can share one transaction (a caller's outer atomic block).
+    cursor.execute("TRUNCATE staging_usage, staging_prices")
+
+
+def _usage_rows(records: Iterable[UsageRecord], provider: str, book: PriceBook, price_ids: dict):
+    for r in records:
+        prices = book.lookup(provider, r.model, r.bucket_start, r.service_tier, r.batch)
+        price_id = None
+        if prices is not None:
+            price_id = price_ids.setdefault(prices, len(price_ids) + 1)
+        yield (
+            r.bucket_start,
+            r.bucket_end,
+            r.model,
+            r.project_id,
+            r.api_key_id,
+            r.user_id,
+            r.service_tier,
+            r.batch,
+            r.context_window,
+            r.input_uncached_tokens,
+            r.input_cached_tokens,
+            r.cache_write_tokens,
+            r.cache_write_1h_tokens,
+            r.output_tokens,
+            r.input_audio_tokens,
+            r.output_audio_tokens,
+            r.requests,
+            json.dumps(r.extra, sort_keys=True) if r.extra else "{}",
+            price_id,
+        )
+
+
+def _copy(cursor, table: str, columns: tuple[str, ...], rows: Iterable[tuple]) -> None:
+    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+_USAGE_UPSERT = """
+WITH upserted AS (
+    INSERT INTO usage_usagebucket AS u (
+        account_id, endpoint, bucket_start, bucket_end, {dims}, {measures}, extra,
+        estimated_cost, updated_at)
+    SELECT %(account)s, %(endpoint)s, s.bucket_start, s.bucket_end, {s_dims}, {s_measures},
+        s.extra,
+        (s.input_uncached_tokens * p.input + s.input_cached_tokens * p.cached_input
+         + s.cache_write_tokens * p.cache_write + s.cache_write_1h_tokens * p.cache_write_1h
+         + s.output_tokens * p.output) / 1000000,
+        now()
+    FROM staging_usage s LEFT JOIN staging_prices p ON p.price_id = s.price_id
+    ON CONFLICT ON CONSTRAINT usagebucket_natural_key DO UPDATE SET
+        bucket_end = EXCLUDED.bucket_end, {set_measures}, extra = EXCLUDED.extra,
+        estimated_cost = EXCLUDED.estimated_cost, updated_at = now()
+    WHERE (u.bucket_end, {u_measures}, u.extra, u.estimated_cost)
+        IS DISTINCT FROM (EXCLUDED.bucket_end, {x_measures}, EXCLUDED.extra,
+                          EXCLUDED.estimated_cost)
+    RETURNING (xmax = 0) AS inserted
+)
+SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM upserted
+"""
+
+_STALE_DELETE = """
+DELETE FROM {table} t
+WHERE t.account_id = %(account)s AND t.endpoint = %(endpoint)s
+  AND t.bucket_start >= %(start)s AND t.bucket_start < %(end)s
+  AND NOT EXISTS (
+    SELECT 1 FROM {staging} s WHERE s.bucket_start = t.bucket_start AND {match})
+"""
+
+
+def _fill(template: str, table: str, dims: tuple[str, ...], measures: tuple[str, ...]) -> str:
+    return template.format(
+        table=table,
+        dims=", ".join(dims),
+        measures=", ".join(measures),
+        s_dims=", ".join(f"s.{d}" for d in dims),
+        s_measures=", ".join(f"s.{m}" for m in measures),
+        set_measures=", ".join(f"{m} = EXCLUDED.{m}" for m in measures),
+        u_measures=", ".join(f"u.{m}" for m in measures),
+        x_measures=", ".join(f"EXCLUDED.{m}" for m in measures),
+    )
+
+
+USAGE_UPSERT_SQL = _fill(_USAGE_UPSERT, "usage_usagebucket", USAGE_DIMENSIONS, USAGE_MEASURES)
+USAGE_STALE_SQL = _STALE_DELETE.format(
+    table="usage_usagebucket",
+    staging="staging_usage",
+    match=" AND ".join(f"s.{d} = t.{d}" for d in USAGE_DIMENSIONS),
+)
+
+
+def _run_upsert(cursor, sql: str, params: dict) -> tuple[int, int]:
+    import psycopg
+
+    try:
+        cursor.execute(sql, params)
+    except psycopg.errors.CardinalityViolation:
+        raise MalformedResponse(
+            "the provider returned the same bucket and dimensions twice in one window",
+            field="data[].results[]",
+        ) from None
+    inserted, updated = cursor.fetchone()
+    return inserted, updated
+
+
+def write_usage(
+    account,
+    endpoint: str,
+    start: datetime,
+    end: datetime,
+    records: list[UsageRecord],
+    book: PriceBook,
+) -> WriteResult:
+    """Upsert one window of usage records. Call inside ``transaction.atomic()``."""
+    price_ids: dict[TokenPrices, int] = {}
+    with connection.cursor() as wrapper:
+        cursor = wrapper.cursor  # the psycopg cursor, for COPY
+        _create_staging(cursor)
+        rows = _usage_rows(records, account.provider, book, price_ids)
+        _copy(cursor, "staging_usage", (*_USAGE_STAGING_COLUMNS, "extra", "price_id"), rows)
+        if price_ids:
+            _copy(
+                cursor,
+                "staging_prices",
+                ("price_id", "input", "cached_input", "cache_write", "cache_write_1h", "output"),
+                (
+                    (pid, p.input, p.cached_input, p.cache_write, p.cache_write_1h, p.output)
+                    for p, pid in price_ids.items()
+                ),
+            )
+        params = {"account": account.pk, "endpoint": endpoint, "start": start, "end": end}
+        inserted, updated = _run_upsert(cursor, USAGE_UPSERT_SQL, params)
+        cursor.execute(USAGE_STALE_SQL, params)
+        deleted = cursor.rowcount
+    return WriteResult(inserted, updated, deleted)
+
+
+_COST_UPSERT = """
+WITH upserted AS (
+    INSERT INTO usage_costlineitem AS u (
+        account_id, endpoint, bucket_start, bucket_end, {dims}, {measures}, updated_at)
+    SELECT %(account)s, %(endpoint)s, s.bucket_start, s.bucket_end, {s_dims}, {s_measures},
+        now()
+    FROM staging_cost s
+    ON CONFLICT ON CONSTRAINT costlineitem_natural_key DO UPDATE SET
+        bucket_end = EXCLUDED.bucket_end, {set_measures}, updated_at = now()
+    WHERE (u.bucket_end, {u_measures}) IS DISTINCT FROM (EXCLUDED.bucket_end, {x_measures})
+    RETURNING (xmax = 0) AS inserted
+)
+SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM upserted
+"""
+COST_UPSERT_SQL = _fill(_COST_UPSERT, "usage_costlineitem", COST_DIMENSIONS, _COST_MEASURES)
+COST_STALE_SQL = _STALE_DELETE.format(
+    table="usage_costlineitem",
+    staging="staging_cost",
+    match=" AND ".join(f"s.{d} = t.{d}" for d in COST_DIMENSIONS),
+)
+
+
+def write_costs(
+    account, endpoint: str, start: datetime, end: datetime, records: list[CostRecord]
+) -> WriteResult:
+    """Upsert one window of cost records. Call inside ``transaction.atomic()``."""
+    dims = ", ".join(f"{d} text NOT NULL" for d in COST_DIMENSIONS)
+    with connection.cursor() as wrapper:
+        cursor = wrapper.cursor
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS staging_cost (bucket_start timestamptz NOT NULL, "
+            f"bucket_end timestamptz NOT NULL, {dims}, amount numeric NOT NULL, "
+            f"currency text NOT NULL, quantity numeric, quantity_unit text NOT NULL) "
+            f"ON COMMIT DROP"
+        )
+        cursor.execute("TRUNCATE staging_cost")
+        rows = (
+            (
+                r.bucket_start,
+                r.bucket_end,
+                *r.dimensions(),
+                r.amount,
+                r.currency,
+                r.quantity,
+                r.quantity_unit,
+            )
+            for r in records
+        )
+        _copy(cursor, "staging_cost", _COST_STAGING_COLUMNS, rows)
+        params = {"account": account.pk, "endpoint": endpoint, "start": start, "end": end}
+        inserted, updated = _run_upsert(cursor, COST_UPSERT_SQL, params)
+        cursor.execute(COST_STALE_SQL, params)
+        deleted = cursor.rowcount
+    return WriteResult(inserted, updated, deleted)
+
+
+_ROLLUP_DELETE = (
+    "DELETE FROM usage_dailyspend WHERE account_id = %(account)s AND day >= %(d0)s AND day < %(d1)s"
+)
+_ROLLUP_INSERT = """
+INSERT INTO usage_dailyspend (
+    day, account_id, provider, project_id, model, api_key_id, input_uncached_tokens,
+    input_cached_tokens, cache_write_tokens, cache_write_1h_tokens, output_tokens, requests,
+    unpriced_tokens, estimated_cost, billed_cost)
+SELECT day, %(account)s, %(provider)s, project_id, model, api_key_id,
+    sum(iu), sum(ic), sum(cw), sum(cw1), sum(o), sum(req), sum(unpriced), sum(est), sum(billed)
+FROM (
+    SELECT (bucket_start AT TIME ZONE 'UTC')::date AS day, project_id, model, api_key_id,
+        input_uncached_tokens AS iu, input_cached_tokens AS ic, cache_write_tokens AS cw,
+        cache_write_1h_tokens AS cw1, output_tokens AS o, requests AS req,
+        CASE WHEN estimated_cost IS NULL
+             THEN input_uncached_tokens + input_cached_tokens + cache_write_tokens
+                  + cache_write_1h_tokens + output_tokens ELSE 0 END AS unpriced,
+        estimated_cost AS est, NULL::numeric AS billed
+    FROM usage_usagebucket
+    WHERE account_id = %(account)s AND bucket_start >= %(t0)s AND bucket_start < %(t1)s
+    UNION ALL
+    SELECT (bucket_start AT TIME ZONE 'UTC')::date, project_id, model, api_key_id,
+        0, 0, 0, 0, 0, 0, 0, NULL, amount
+    FROM usage_costlineitem
+    WHERE account_id = %(account)s AND bucket_start >= %(t0)s AND bucket_start < %(t1)s
+) facts
+GROUP BY day, project_id, model, api_key_id
+"""
+
+
+def refresh_rollup(account, start: datetime, end: datetime) -> None:
+    """Recompute the daily rollup of ``account`` for every UTC day that [start, end) touches."""
+    from datetime import UTC
+
+    d0: date = start.astimezone(UTC).date()
+    last = (end - timedelta(microseconds=1)).astimezone(UTC).date()
+    d1 = last + timedelta(days=1)
+    t0 = datetime(d0.year, d0.month, d0.day, tzinfo=UTC)
+    t1 = datetime(d1.year, d1.month, d1.day, tzinfo=UTC)
+    params = {
+        "account": account.pk,
+        "provider": account.provider,
+        "d0": d0,
+        "d1": d1,
+        "t0": t0,
+        "t1": t1,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_ROLLUP_DELETE, params)
+        cursor.execute(_ROLLUP_INSERT, params)

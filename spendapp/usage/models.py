@@ -1,0 +1,252 @@
+"""Raw usage and cost buckets as the providers report them, and the daily rollup.
+
+Natural keys: every grouping dimension is part of the unique constraint and is a non-null
+string ("" = not grouped), so re-fetching a bucket updates its row instead of adding one.
+Money is NUMERIC; times are UTC.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+from spendapp.providers.models import ProviderAccount
+
+TOKEN_FIELDS = (
+    "input_uncached_tokens",
+    "input_cached_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
+    "output_tokens",
+)
+USAGE_DIMENSIONS = (
+    "model",
+    "project_id",
+    "api_key_id",
+    "user_id",
+    "service_tier",
+    "batch",
+    "context_window",
+)
+COST_DIMENSIONS = (
+    "project_id",
+    "api_key_id",
+    "line_item",
+    "model",
+    "token_type",
+    "service_tier",
+    "context_window",
+    "cost_type",
+)
+
+
+def _dimension() -> models.CharField:
+    return models.CharField(max_length=200, blank=True, default="")
+
+
+def _tokens() -> models.BigIntegerField:
+    return models.BigIntegerField(default=0)
+
+
+class UsageBucket(models.Model):
+    """Token usage of one (usually hourly) bucket for one combination of dimensions."""
+
+    account = models.ForeignKey(ProviderAccount, on_delete=models.CASCADE)
+    endpoint = models.CharField(max_length=60)
+    bucket_start = models.DateTimeField()
+    bucket_end = models.DateTimeField()
+    model = _dimension()
+    project_id = _dimension()
+    api_key_id = _dimension()
+    user_id = _dimension()
+    service_tier = _dimension()
+    batch = _dimension()
+    context_window = _dimension()
+    input_uncached_tokens = _tokens()
+    input_cached_tokens = _tokens()
+    cache_write_tokens = _tokens()
+    cache_write_1h_tokens = _tokens()
+    output_tokens = _tokens()
+    input_audio_tokens = _tokens()
+    output_audio_tokens = _tokens()
+    requests = _tokens()
+    extra = models.JSONField(default=dict, blank=True)
+    # NULL = the price catalog does not know the model ("unpriced"), never a silent zero.
+    estimated_cost = models.DecimalField(max_digits=24, decimal_places=12, null=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            # The upsert's ON CONFLICT target.
+            models.UniqueConstraint(
+                fields=["account", "endpoint", "bucket_start", *USAGE_DIMENSIONS],
+                name="usagebucket_natural_key",
+            )
+        ]
+        indexes = [
+            # Rollup recomputation and window replacement scan one account's time range.
+            models.Index(fields=["account", "bucket_start"], name="usagebucket_account_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.endpoint} {self.bucket_start:%Y-%m-%d %H:%M} {self.model}"
+
+
+class CostLineItem(models.Model):
+    """Billed cost of one daily bucket for one line item, in currency units."""
+
+    account = models.ForeignKey(ProviderAccount, on_delete=models.CASCADE)
+    endpoint = models.CharField(max_length=60)
+    bucket_start = models.DateTimeField()
+    bucket_end = models.DateTimeField()
+    project_id = _dimension()
+    api_key_id = _dimension()
+    line_item = models.CharField(max_length=300, blank=True, default="")
+    model = _dimension()
+    token_type = _dimension()
+    service_tier = _dimension()
+    context_window = _dimension()
+    cost_type = _dimension()
+    amount = models.DecimalField(max_digits=24, decimal_places=12)
+    currency = models.CharField(max_length=3)
+    quantity = models.DecimalField(max_digits=24, decimal_places=6, null=True)
+    quantity_unit = models.CharField(max_length=40, blank=True, default="")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "endpoint", "bucket_start", *COST_DIMENSIONS],
+                name="costlineitem_natural_key",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["account", "bucket_start"], name="costlineitem_account_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.endpoint} {self.bucket_start:%Y-%m-%d} {self.line_item} {self.amount}"
+
+
+class DailySpend(models.Model):
+    """Rollup: day x account x project x model x API key, kept current at ingest.
+
+    Dashboards, ``manage.py spend`` and forecasts read this table, never the raw ones.
+    ``billed_cost`` is NULL where the provider billed nothing at that grain (e.g. Anthropic
+    bills per workspace and model, not per key); ``estimated_cost`` is NULL where nothing in
+    the row could be priced, and ``unpriced_tokens`` counts tokens of unknown models.
+    """
+
+    day = models.DateField()
+    account = models.ForeignKey(ProviderAccount, on_delete=models.CASCADE)
+    provider = models.CharField(max_length=32)
+    project_id = _dimension()
+    model = _dimension()
+    api_key_id = _dimension()
+    input_uncached_tokens = _tokens()
+    input_cached_tokens = _tokens()
+    cache_write_tokens = _tokens()
+    cache_write_1h_tokens = _tokens()
+    output_tokens = _tokens()
+    requests = _tokens()
+    unpriced_tokens = _tokens()
+    estimated_cost = models.DecimalField(max_digits=24, decimal_places=12, null=True)
+    billed_cost = models.DecimalField(max_digits=24, decimal_places=12, null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "account", "project_id", "model", "api_key_id"],
+                name="dailyspend_natural_key",
+            )
+        ]
+        indexes = [
+            # Date-range scans of every dashboard query, then per-provider filters.
+            models.Index(fields=["day", "provider"], name="dailyspend_day_provider"),
+            models.Index(fields=["account", "day"], name="dailyspend_account_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.provider} {self.project_id} {self.model}"
+
+
+class SyncWatermark(models.Model):
+    """How far an endpoint of an account is synced. Moves only after rows are committed."""
+
+    account = models.ForeignKey(ProviderAccount, on_delete=models.CASCADE)
+    endpoint = models.CharField(max_length=60)
+    synced_until = models.DateTimeField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "endpoint"], name="watermark_natural_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} {self.endpoint} until {self.synced_until}"
+
+
+class SyncRun(models.Model):
+    class Outcome(models.TextChoices):
+        RUNNING = "running", "Running"
+        SUCCESS = "success", "Success"
+        PARTIAL = "partial", "Partial (some windows failed)"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Skipped"
+
+    account = models.ForeignKey(ProviderAccount, on_delete=models.CASCADE, related_name="runs")
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices, default=Outcome.RUNNING)
+    windows = models.PositiveIntegerField(default=0)
+    windows_failed = models.PositiveIntegerField(default=0)
+    pages = models.PositiveIntegerField(default=0)
+    rows_inserted = models.PositiveIntegerField(default=0)
+    rows_updated = models.PositiveIntegerField(default=0)
+    rows_deleted = models.PositiveIntegerField(default=0)
+    range_start = models.DateTimeField(null=True, blank=True)
+    range_end = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    trigger = models.CharField(max_length=20, default="schedule")
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [
+            models.Index(fields=["account", "-started_at"], name="syncrun_account_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} {self.started_at:%Y-%m-%d %H:%M} {self.outcome}"
+
+    @property
+    def duration(self):
+        return (self.finished_at - self.started_at) if self.finished_at else None
+
+
+class PriceOverride(models.Model):
+    """A negotiated or corrected price that wins over the catalog. Prices per million tokens."""
+
+    provider = models.CharField(max_length=32)
+    model_pattern = models.CharField(
+        max_length=200, help_text="Model name, or a glob such as gpt-5.5* (case-insensitive)."
+    )
+    valid_from = models.DateField()
+    valid_until = models.DateField(null=True, blank=True, help_text="Exclusive; empty = open.")
+    input_per_mtok = models.DecimalField(max_digits=14, decimal_places=6, null=True, blank=True)
+    cached_input_per_mtok = models.DecimalField(
+        max_digits=14, decimal_places=6, null=True, blank=True
+    )
+    cache_write_per_mtok = models.DecimalField(
+        max_digits=14, decimal_places=6, null=True, blank=True
+    )
+    cache_write_1h_per_mtok = models.DecimalField(
+        max_digits=14, decimal_places=6, null=True, blank=True
+    )
+    output_per_mtok = models.DecimalField(max_digits=14, decimal_places=6, null=True, blank=True)
+    note = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["provider", "model_pattern", "-valid_from"]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.model_pattern} from {self.valid_from}"
