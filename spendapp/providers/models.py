@@ -7,10 +7,17 @@ from django.utils import timezone
 
 from spendapp.providers import crypto
 
-PROVIDER_CHOICES = [("openai", "OpenAI"), ("anthropic", "Anthropic")]
+PROVIDER_CHOICES = [
+    ("openai", "OpenAI"),
+    ("anthropic", "Anthropic"),
+    # Costs imported from FOCUS CSV files (clouds, providers without an API): never synced.
+    ("focus", "FOCUS CSV import"),
+]
+SYNCABLE_PROVIDERS = ("openai", "anthropic")
 DEFAULT_BASE_URLS = {
     "openai": "https://api.openai.com/v1",
     "anthropic": "https://api.anthropic.com",
+    "focus": "",
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from spendapp.providers.models import ProviderAccount
+from spendapp.providers.models import SYNCABLE_PROVIDERS, ProviderAccount
 
 
 @shared_task(name="spendapp.usage.tasks.sync_account", ignore_result=False)
@@ -19,7 +19,7 @@ def sync_account(account_id: int, trigger: str = "schedule") -> int | None:
 def sync_all_accounts() -> list[int]:
     """Queue a sync for every enabled account whose key has not been rejected."""
     ids = list(
-        ProviderAccount.objects.filter(enabled=True)
+        ProviderAccount.objects.filter(enabled=True, provider__in=SYNCABLE_PROVIDERS)
         .exclude(status=ProviderAccount.Status.NEEDS_ATTENTION)
         .values_list("pk", flat=True)
     )
