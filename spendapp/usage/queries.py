@@ -69,7 +69,8 @@ def spend_rows(query: SpendQuery) -> list[dict]:
     for key, values in query.filters.items():
         rows = rows.filter(Q(**{f"{GROUPINGS[key]}__in": values}))
     period = F("day") if query.granularity == "day" else TruncMonth("day")
-    columns = {key: F(GROUPINGS[key]) for key in query.by}
+    # Aliased: an annotation may not share a name with a model field ("provider", "model").
+    columns = {f"g_{key}": F(GROUPINGS[key]) for key in query.by}
     grouped = rows.values(period_start=period, **columns).annotate(
         input_tokens=Sum(sum((F(c) for c in INPUT_COLUMNS[1:]), F(INPUT_COLUMNS[0]))),
         output_tokens=Sum("output_tokens"),
@@ -77,12 +78,12 @@ def spend_rows(query: SpendQuery) -> list[dict]:
         estimated_cost=Sum("estimated_cost"),
         billed_cost=Sum("billed_cost"),
     )
-    ordering = ["period_start", *query.by]
+    ordering = ["period_start", *columns]
     result = []
     for row in grouped.order_by(*ordering):
         out = {"date": row["period_start"].isoformat()}
         for key in query.by:
-            out[key] = row[key] or None
+            out[key] = row[f"g_{key}"] or None
         out["input_tokens"] = int(row["input_tokens"] or 0)
         out["output_tokens"] = int(row["output_tokens"] or 0)
         out["requests"] = int(row["requests"] or 0)
