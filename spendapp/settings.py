@@ -134,6 +134,15 @@ ORG_NAME = env_str("ORG_NAME", "Spendapp")
 ORG_TIME_ZONE = env_timezone("ORG_TIME_ZONE", "UTC")
 ORG_CURRENCY = env_currency("ORG_CURRENCY", "USD")
 
+# --- provider APIs ---------------------------------------------------------------------------
+# Every call has a timeout; 429/5xx/529/timeouts are retried with exponential backoff and
+# jitter (honouring Retry-After up to PROVIDER_MAX_WAIT seconds).
+PROVIDER_CONNECT_TIMEOUT = env_int("PROVIDER_CONNECT_TIMEOUT", 10, min_value=1)
+PROVIDER_READ_TIMEOUT = env_int("PROVIDER_READ_TIMEOUT", 60, min_value=1)
+PROVIDER_MAX_ATTEMPTS = env_int("PROVIDER_MAX_ATTEMPTS", 6, min_value=1, max_value=20)
+PROVIDER_BACKOFF_BASE = env_int("PROVIDER_BACKOFF_BASE", 1, min_value=0)
+PROVIDER_MAX_WAIT = env_int("PROVIDER_MAX_WAIT", 60, min_value=1)
+
 # --- static files ----------------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]

@@ -5,9 +5,9 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
 
-from spendapp.providers.connectors import get_connector
 from spendapp.providers.errors import ProviderError
 from spendapp.providers.models import ProviderAccount, ProviderEntity
+from spendapp.providers.service import open_connector
 
 
 class ProviderAccountForm(forms.ModelForm):
@@ -73,9 +73,7 @@ class ProviderAccountAdmin(admin.ModelAdmin):
     def test_connection(self, request, queryset):
         for account in queryset:
             try:
-                with get_connector(
-                    account.provider, account.api_base_url, account.get_key()
-                ) as conn:
+                with open_connector(account) as conn:
                     message = conn.test_connection()
             except ProviderError as exc:
                 self.message_user(request, f"{account.name}: {exc}", messages.ERROR)

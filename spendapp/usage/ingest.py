@@ -56,8 +56,9 @@ def _create_staging(cursor) -> None:
         f"price_id integer) ON COMMIT DROP"
     )
     cursor.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS staging_prices (price_id integer PRIMARY KEY, input numeric, "
-        "cached_input numeric, cache_write numeric, cache_write_1h numeric, output numeric) "
+        "CREATE TEMP TABLE IF NOT EXISTS staging_prices (price_id integer PRIMARY KEY, "
+        "input numeric, cached_input numeric, cache_write numeric, cache_write_1h numeric, "
+        "output numeric) "
         "ON COMMIT DROP"
     )
     # Several windows can share one transaction (a caller's outer atomic block).

@@ -22,9 +22,9 @@ from django.db import connection, transaction
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from spendapp.providers.connectors import get_connector
 from spendapp.providers.errors import ProviderAuthError, ProviderError
 from spendapp.providers.models import ProviderAccount, ProviderEntity
+from spendapp.providers.service import open_connector
 from spendapp.usage import ingest
 from spendapp.usage.models import PriceOverride, SyncRun, SyncWatermark
 from spendapp.usage.pricing import PriceBook
@@ -138,7 +138,7 @@ class _SyncJob:
     def execute(self) -> None:
         account = self.account
         try:
-            with get_connector(account.provider, account.api_base_url, account.get_key()) as conn:
+            with open_connector(account) as conn:
                 self._refresh_names(conn)
                 for spec in conn.endpoints():
                     self._sync_endpoint(conn, spec)
