@@ -91,9 +91,7 @@ def ensure_server(db_name: str = DEFAULT_DB_NAME):
     return server, server.get_uri(db_name)
 
 
-def stop_server() -> bool:
-    """Stop the embedded server if one is running for our data dir. Returns True if stopped."""
-    pgserver = _import_pgserver()
+def is_running() -> bool:
     from pgserver.utils import PostmasterInfo
 
     pgdata = pgdata_dir()
@@ -101,8 +99,27 @@ def stop_server() -> bool:
         return False
     remove_stale_pidfile(pgdata)
     info = PostmasterInfo.read_from_pgdata(pgdata)
-    if info is None or not info.is_running():
+    return info is not None and info.is_running()
+
+
+def other_clients(url: str) -> int:
+    """How many other sessions are connected (tests, shells) besides the caller's."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"
+        ).fetchone()
+    return row[0]
+
+
+def stop_server() -> bool:
+    """Stop the embedded server if one is running for our data dir. Returns True if stopped."""
+    pgserver = _import_pgserver()
+    if not is_running():
         return False
+    pgdata = pgdata_dir()
     user = "pgserver" if os.geteuid() == 0 else None
     pgserver.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user, timeout=30)
     return True

@@ -1,7 +1,8 @@
 """`make run`: one command for the whole embedded stack.
 
 Starts (or attaches to) PostgreSQL once, migrates, bootstraps, then runs the web server, a
-Celery worker and Celery beat as children that receive ``DATABASE_URL`` and so never touch
+Celery worker, Celery beat and (unless ``SPENDAPP_DEMO=0``) the fake provider server with two
+demo accounts pointing at it, as children that receive ``DATABASE_URL`` and so never touch
 pgserver themselves. Ctrl-C or SIGTERM stops the children, then PostgreSQL (the launcher owns
 its lifetime; see spendapp/embedded.py for why pgserver must not).
 """
@@ -43,13 +44,66 @@ def _stop_all(procs: dict[str, subprocess.Popen]) -> None:
             proc.wait()
 
 
-def _processes(host: str, port: str) -> dict[str, list[str]]:
+def _processes(host: str, port: str, demo: bool, fake_port: str) -> dict[str, list[str]]:
     celery = ["-m", "celery", "-A", "spendapp"]
-    return {
+    procs = {
         "web": ["manage.py", "runserver", "--noreload", f"{host}:{port}"],
         "worker": [*celery, "worker", "-l", "info", "-c", "2"],
         "beat": [*celery, "beat", "-l", "info"],
     }
+    if demo:
+        procs["fakeproviders"] = [
+            "manage.py",
+            "fakeproviders",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            fake_port,
+            "--days",
+            "120",
+        ]
+    return procs
+
+
+def _wait_for_port(port: int, timeout: float = 30) -> bool:
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return True
+        time.sleep(0.2)
+    return False
+
+
+def _start_demo(env: dict[str, str], fake_port: str) -> None:
+    """Point the demo accounts at the fake server and sync them now, through the worker."""
+    if not _wait_for_port(int(fake_port)):
+        print("[launcher] the fake provider server did not come up; no demo data", flush=True)
+        return
+    _run_step(["demo", "--fake-url", f"http://127.0.0.1:{fake_port}"], env)
+    send = (
+        "import django; django.setup(); from spendapp.usage.tasks import sync_all_accounts; "
+        "sync_all_accounts.delay()"
+    )
+    subprocess.run([sys.executable, "-c", send], cwd=BASE_DIR, env=env, check=True)
+    print("[launcher] demo accounts created; the first sync is running in the worker", flush=True)
+
+
+def _stop_database(url: str) -> None:
+    from spendapp import embedded
+
+    others = embedded.other_clients(url)
+    if others:
+        print(
+            f"[launcher] PostgreSQL left running: {others} other session(s) use it "
+            "(`make db-stop` stops it)",
+            flush=True,
+        )
+        return
+    embedded.stop_server()
+    print("[launcher] PostgreSQL stopped", flush=True)
 
 
 def main() -> int:
@@ -59,8 +113,11 @@ def main() -> int:
     load_dotenv(BASE_DIR / ".env")
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     env.setdefault("DEBUG", "1")
-    owns_database = not env.get("DATABASE_URL")
-    if owns_database:
+    embedded_db = not env.get("DATABASE_URL")
+    # Stop PostgreSQL on exit only if we started it: a server that tests or another shell
+    # started is theirs to stop (make db-stop).
+    owns_database = embedded_db and not embedded.is_running()
+    if embedded_db:
         _server, env["DATABASE_URL"] = embedded.ensure_server()
         print(f"[launcher] embedded PostgreSQL ready in {embedded.pgdata_dir()}", flush=True)
     host = env.get("HOST", "127.0.0.1")
@@ -78,8 +135,12 @@ def main() -> int:
     try:
         _run_step(["migrate", "--noinput"], env)
         _run_step(["bootstrap"], env)
-        for name, args in _processes(host, port).items():
+        demo = env.get("SPENDAPP_DEMO", "1") != "0"
+        fake_port = env.get("FAKE_PROVIDERS_PORT", "8765")
+        for name, args in _processes(host, port, demo, fake_port).items():
             procs[name] = _start(name, args, env)
+        if demo:
+            _start_demo(env, fake_port)
         print(f"\n[launcher] Spendapp is running: open http://{host}:{port}/  (Ctrl-C stops it)\n")
         while not stopping:
             dead = [name for name, proc in procs.items() if proc.poll() is not None]
@@ -94,8 +155,7 @@ def main() -> int:
     finally:
         _stop_all(procs)
         if owns_database and env.get("KEEP_DB") != "1":
-            embedded.stop_server()
-            print("[launcher] PostgreSQL stopped", flush=True)
+            _stop_database(env["DATABASE_URL"])
     return exit_code
 
 

@@ -39,9 +39,12 @@ def _fernet(keys: tuple[str, ...]) -> MultiFernet:
         ) from None
 
 
+def configured_keys() -> tuple[str, ...]:
+    return tuple(settings.FERNET_KEYS) or (_development_key(),)
+
+
 def fernet() -> MultiFernet:
-    keys = tuple(settings.FERNET_KEYS) or (_development_key(),)
-    return _fernet(keys)
+    return _fernet(configured_keys())
 
 
 def encrypt(plaintext: str) -> str:

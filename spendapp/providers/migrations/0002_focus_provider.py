@@ -4,15 +4,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('providers', '0001_initial'),
+        ("providers", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='provideraccount',
-            name='provider',
-            field=models.CharField(choices=[('openai', 'OpenAI'), ('anthropic', 'Anthropic'), ('focus', 'FOCUS CSV import')], max_length=32),
+            model_name="provideraccount",
+            name="provider",
+            field=models.CharField(
+                choices=[
+                    ("openai", "OpenAI"),
+                    ("anthropic", "Anthropic"),
+                    ("focus", "FOCUS CSV import"),
+                ],
+                max_length=32,
+            ),
         ),
     ]
