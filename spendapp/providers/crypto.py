@@ -62,7 +62,12 @@ def decrypt(token: str) -> str:
 
 def rotate(token: str) -> str:
     """Re-encrypt ``token`` under the first (newest) key."""
-    return fernet().rotate(token.encode()).decode()
+    try:
+        return fernet().rotate(token.encode()).decode()
+    except InvalidToken:
+        raise KeyDecryptionError(
+            "the stored API key cannot be decrypted with the configured FERNET_KEYS"
+        ) from None
 
 
 def mask(key: str) -> str:
