@@ -1,0 +1,408 @@
+"""Workload-mix scenarios on a baseline demand forecast (pure pandas, no Django).
+
+Order of composition
+--------------------
+Transforms are applied **in list order** to the demand rows (``date, model, project`` and the
+measures ``input_tokens, cached_input_tokens, output_tokens, requests``), each one seeing the
+result of the previous ones: ``[shift A->B, growth where model=B]`` grows the moved traffic,
+the reverse order does not. ``price_change`` transforms edit the price schedule (also in list
+order between themselves); pricing happens once after all demand transforms, so their position
+relative to demand transforms does not matter.
+
+Ramps: the effect of a transform at date ``d`` is its full effect times ``r(d)``: ``step`` is 1
+from ``start``; ``linear`` grows from 0 to 1 over ``months``; ``s-curve`` is the smoothstep
+``3x^2 - 2x^3`` of the linear ramp ``x`` (slow start, fast middle, slow end).
+
+Intervals: transforms and prices are linear and non-negative in demand, so spend is monotone
+in demand. The same transforms are applied to the mean, lower and upper demand of each series
+(`demand_bounds`); the scenario's interval is the spend of the lower and upper demand. This
+treats series as moving together, so it is the conservative (wide) interval.
+
+Money: computed in float (these are forecasts), presented as ``Decimal`` rounded to cents;
+per-tier amounts are rounded per cell and month totals are the sums of the rounded tiers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+
+from forecasting.demand import MEASURES, DemandForecast, to_cents, unit_prices
+from forecasting.errors import ScenarioError
+from forecasting.scenario_spec import validate_spec
+
+DAYS_PER_MONTH = 365.25 / 12
+ROW_KEYS = ["date", "model", "project"]
+
+
+def demand_bounds(demand: DemandForecast, level: float = 80) -> dict[str, pd.DataFrame]:
+    """Wide demand frames ``{"mean", "lower", "upper"}`` from a demand forecast."""
+    frame = demand.frame
+    if "model" not in frame:
+        raise ScenarioError("demand: needs a 'model' key")
+    out = {}
+    for bound, column in (
+        ("mean", "mean"),
+        ("lower", f"lower_{level}"),
+        ("upper", f"upper_{level}"),
+    ):
+        if column not in frame:
+            raise ScenarioError(f"level: {level} is not a level of the demand forecast")
+        project = frame.get("project", "")
+        wide = (
+            frame.assign(project=project)
+            .pivot_table(index=ROW_KEYS, columns="measure", values=column, aggfunc="sum")
+            .reset_index()
+        )
+        wide.columns.name = None
+        out[bound] = wide
+    return out
+
+
+def _normalise_demand(demand) -> dict[str, pd.DataFrame]:
+    if isinstance(demand, DemandForecast):
+        demand = demand_bounds(demand)
+    if isinstance(demand, pd.DataFrame):
+        demand = {"mean": demand, "lower": demand, "upper": demand}
+    out = {}
+    for bound in ("mean", "lower", "upper"):
+        frame = demand[bound].copy()
+        if "project" not in frame:
+            frame["project"] = ""
+        missing = [c for c in ("date", "model") if c not in frame]
+        if missing:
+            raise ScenarioError(f"demand: missing columns {missing}")
+        for m in MEASURES:
+            if m not in frame:
+                frame[m] = 0.0
+        frame["date"] = pd.to_datetime(frame["date"])
+        out[bound] = frame[[*ROW_KEYS, *MEASURES]].astype(dict.fromkeys(MEASURES, float))
+    return out
+
+
+def _tiers(prices: Mapping, models) -> dict[str, str]:
+    out = {}
+    for model in models:
+        if model not in prices:
+            raise ScenarioError(f"prices: no price for model {model!r}")
+        out[model] = str(prices[model].get("tier", "unknown"))
+    return out
+
+
+def ramp(dates: pd.Series, t: dict, first: pd.Timestamp) -> np.ndarray:
+    """Share of a transform's full effect at each date (0 before ``start``)."""
+    start = pd.Timestamp(t.get("start") or first)
+    elapsed = (dates - start).dt.days.to_numpy() / DAYS_PER_MONTH
+    active = elapsed >= 0
+    kind = t.get("ramp", "step")
+    if kind == "step":
+        return active.astype(float)
+    x = np.clip(elapsed / t["months"], 0.0, 1.0) * active
+    return x if kind == "linear" else x * x * (3.0 - 2.0 * x)
+
+
+def _select(frame: pd.DataFrame, selector: Mapping | None, tiers: Mapping) -> np.ndarray:
+    if not selector:
+        return np.ones(len(frame), dtype=bool)
+    ((key, name),) = selector.items()
+    if key == "tier":
+        return frame["model"].map(tiers).eq(name).to_numpy()
+    return frame[key].eq(name).to_numpy()
+
+
+def _move(frame, mask, weights, to_model, token_ratio):
+    moved = frame[mask].copy()
+    moved[list(MEASURES)] = moved[list(MEASURES)].to_numpy() * weights[mask][:, None]
+    moved["output_tokens"] *= token_ratio
+    moved["model"] = to_model
+    return moved
+
+
+def _apply(frame: pd.DataFrame, t: dict, tiers: Mapping, first) -> pd.DataFrame:
+    kind = t["type"]
+    r = ramp(frame["date"], t, first)
+    measures = list(MEASURES)
+    if kind in ("shift", "route"):
+        if kind == "shift":
+            mask = _select(frame, t["from"], tiers) & frame["model"].ne(t["to"]).to_numpy()
+            parts = [_move(frame, mask, t["share"] * r, t["to"], t["token_ratio"])]
+            keep = 1.0 - t["share"] * r
+        else:
+            mask = _select(frame, {"tier": t["tier"]} if t["tier"] else None, tiers)
+            parts = [
+                _move(frame, mask, t["share"] * r, t["small"], t["token_ratio"]),
+                _move(frame, mask, (1.0 - t["share"]) * r, t["frontier"], 1.0),
+            ]
+            keep = 1.0 - r
+        out = frame.copy()
+        out.loc[mask, measures] = out.loc[mask, measures].to_numpy() * keep[mask][:, None]
+        merged = pd.concat([out, *parts], ignore_index=True)
+        return merged.groupby(ROW_KEYS, as_index=False, sort=True)[measures].sum()
+    out = frame.copy()
+    mask = _select(frame, t.get("where"), tiers)
+    if kind == "growth":
+        start = pd.Timestamp(t.get("start") or first)
+        months = np.clip((frame["date"] - start).dt.days.to_numpy() / DAYS_PER_MONTH, 0, None)
+        factor = (
+            np.where(r > 0, t["factor"], 1.0) if "factor" in t else (1.0 + t["monthly"]) ** months
+        )
+        out.loc[mask, measures] = out.loc[mask, measures].to_numpy() * factor[mask][:, None]
+    elif kind == "fewer_calls":
+        factor = 1.0 - t["reduction"] * r
+        out.loc[mask, measures] = out.loc[mask, measures].to_numpy() * factor[mask][:, None]
+    elif kind == "shorter_context":
+        cols = ["input_tokens", "cached_input_tokens"]
+        factor = 1.0 - t["reduction"] * r
+        out.loc[mask, cols] = out.loc[mask, cols].to_numpy() * factor[mask][:, None]
+    elif kind == "cache_hit":
+        target = out["input_tokens"].to_numpy() * t["share"] * r
+        cached = np.maximum(out["cached_input_tokens"].to_numpy(), target)
+        out.loc[mask, "cached_input_tokens"] = cached[mask]
+    return out
+
+
+def _daily_spend(frame: pd.DataFrame, prices: Mapping, changes: list[dict], first) -> np.ndarray:
+    spend = np.zeros(len(frame))
+    for model, idx in frame.groupby("model").indices.items():
+        coef = unit_prices(prices, model)
+        table = {k: float(v) for k, v in prices[model].items() if k != "tier"}
+        rows = frame.iloc[idx]
+        factors = {m: np.full(len(rows), c) for m, c in coef.items()}
+        for change in (c for c in changes if c["model"] == model):
+            active = ramp(rows["date"], {**change, "ramp": "step"}, first) > 0
+            if "prices" in change:
+                new = unit_prices({model: {**table, **change["prices"]}}, model)
+                for m in factors:
+                    factors[m] = np.where(active, new[m], factors[m])
+            if "monthly_change" in change:
+                start = pd.Timestamp(change.get("start") or first)
+                months = np.clip(
+                    (rows["date"] - start).dt.days.to_numpy() / DAYS_PER_MONTH, 0, None
+                )
+                for m in factors:
+                    factors[m] = factors[m] * (1.0 + change["monthly_change"]) ** months
+        spend[idx] = sum(rows[m].to_numpy() * factors[m] for m in MEASURES)
+    return spend
+
+
+def apply_scenario(demand: pd.DataFrame, prices: Mapping, spec: dict) -> pd.DataFrame:
+    """Transformed demand with a ``spend`` column and the ``tier`` of each row."""
+    spec = validate_spec(spec)
+    frame = _normalise_demand(demand)["mean"]
+    return _priced(frame, prices, spec)
+
+
+def _priced(frame: pd.DataFrame, prices: Mapping, spec: dict) -> pd.DataFrame:
+    first = frame["date"].min()
+    changes = [t for t in spec["transforms"] if t["type"] == "price_change"]
+    for t in spec["transforms"]:
+        for key in ("to", "small", "frontier"):
+            if key in t:
+                _tiers(prices, [t[key]])
+    tiers = _tiers(prices, frame["model"].unique())
+    for t in spec["transforms"]:
+        if t["type"] != "price_change":
+            frame = _apply(frame, t, {**tiers, **_tiers(prices, frame["model"].unique())}, first)
+    tiers = _tiers(prices, frame["model"].unique())
+    return frame.assign(
+        tier=frame["model"].map(tiers), spend=_daily_spend(frame, prices, changes, first)
+    )
+
+
+@dataclass(frozen=True)
+class ScenarioResult:
+    """Monthly spend of a scenario against the baseline.
+
+    ``monthly`` has columns ``baseline, spend, lower, upper, savings, savings_pct`` (money as
+    Decimal cents, ``savings_pct`` in percent as float); ``by_tier`` has one column per tier.
+    ``break_even`` is the first month whose cumulative savings cover ``migration_cost``.
+    """
+
+    name: str
+    description: str
+    monthly: pd.DataFrame
+    by_tier: pd.DataFrame
+    total: Decimal
+    baseline_total: Decimal
+    savings: Decimal
+    savings_pct: float
+    break_even: pd.Period | None
+
+
+def _monthly(priced: pd.DataFrame) -> pd.Series:
+    return priced.groupby(priced["date"].dt.to_period("M"))["spend"].sum()
+
+
+def scenario_spend(demand, prices: Mapping, spec: dict) -> dict[str, pd.Series]:
+    """Monthly float spend for the mean, lower and upper demand (no rounding)."""
+    spec = validate_spec(spec)
+    frames = _normalise_demand(demand)
+    return {bound: _monthly(_priced(frames[bound], prices, spec)) for bound in frames}
+
+
+def run_scenario(
+    demand, prices: Mapping, spec: dict, *, migration_cost: float | None = None
+) -> ScenarioResult:
+    """Price a scenario on baseline demand and compare it with the baseline.
+
+    Parameters
+    ----------
+    demand : DemandForecast, pandas.DataFrame or dict
+        Baseline demand: a demand forecast, one wide frame (``date, model, project``,
+        measures) or ``{"mean", "lower", "upper"}`` wide frames.
+    prices : mapping
+        ``model -> {"input", "cached_input", "output", "request", "tier"}``; prices per unit.
+    spec : dict
+        Scenario spec (see `forecasting.scenario_spec`).
+    migration_cost : float, optional
+        One-off cost of the migration, for the break-even month.
+
+    Returns
+    -------
+    ScenarioResult
+    """
+    spec = validate_spec(spec)
+    frames = _normalise_demand(demand)
+    baseline = _monthly(_priced(frames["mean"], prices, {**spec, "transforms": []}))
+    priced = _priced(frames["mean"], prices, spec)
+    spend = {"spend": _monthly(priced)}
+    for bound in ("lower", "upper"):
+        spend[bound] = _monthly(_priced(frames[bound], prices, spec))
+    tier = priced.groupby([priced["date"].dt.to_period("M"), "tier"])["spend"].sum()
+    by_tier = tier.unstack(fill_value=0.0).map(to_cents)
+    monthly = pd.DataFrame(
+        {
+            "baseline": baseline.map(to_cents),
+            "spend": by_tier.sum(axis=1),
+            "lower": spend["lower"].map(to_cents),
+            "upper": spend["upper"].map(to_cents),
+        }
+    )
+    monthly["savings"] = monthly["baseline"] - monthly["spend"]
+    monthly["savings_pct"] = [
+        float(s / b * 100) if b else 0.0
+        for s, b in zip(monthly["savings"], monthly["baseline"], strict=True)
+    ]
+    total, base_total = sum(monthly["spend"], Decimal(0)), sum(monthly["baseline"], Decimal(0))
+    return ScenarioResult(
+        name=spec["name"],
+        description=spec["description"],
+        monthly=monthly,
+        by_tier=by_tier,
+        total=total,
+        baseline_total=base_total,
+        savings=base_total - total,
+        savings_pct=float((base_total - total) / base_total * 100) if base_total else 0.0,
+        break_even=_break_even(monthly["savings"], migration_cost),
+    )
+
+
+def _break_even(savings: pd.Series, cost: float | None) -> pd.Period | None:
+    if cost is None:
+        return None
+    cumulative = savings.cumsum()
+    reached = cumulative[cumulative >= to_cents(cost)]
+    return None if reached.empty else reached.index[0]
+
+
+@dataclass(frozen=True)
+class GoalSeek:
+    """Share of traffic meeting a spend target; ``None`` when even share 1 is not enough.
+
+    ``share_lower`` / ``share_upper`` are the shares needed with the lower / upper demand
+    (the same target amount), i.e. the share's interval from demand uncertainty.
+    """
+
+    target: float
+    share: float | None
+    share_lower: float | None
+    share_upper: float | None
+    spend: float | None
+
+
+def goal_seek(
+    demand,
+    prices: Mapping,
+    spec: dict,
+    *,
+    index: int = 0,
+    target: float | None = None,
+    cut: float | None = None,
+    tol: float = 1e-6,
+) -> GoalSeek:
+    """Find the share of a ``shift``/``route`` transform that brings spend under a target.
+
+    Parameters
+    ----------
+    demand, prices, spec
+        As for `run_scenario`.
+    index : int
+        Position of the shift or route transform whose ``share`` is searched.
+    target : float, optional
+        Spend over the whole horizon to stay under.
+    cut : float, optional
+        Alternatively, a cut factor: ``cut=3`` targets baseline mean spend / 3.
+    tol : float
+        Bisection tolerance on the share.
+
+    Returns
+    -------
+    GoalSeek
+    """
+    spec = validate_spec(spec)
+    if not 0 <= index < len(spec["transforms"]) or spec["transforms"][index]["type"] not in (
+        "shift",
+        "route",
+    ):
+        raise ScenarioError(f"index: transforms[{index}] must be a shift or route")
+    if (target is None) == (cut is None):
+        raise ScenarioError("target: give exactly one of 'target' or 'cut'")
+    frames = _normalise_demand(demand)
+    if cut is not None:
+        if not cut > 0:
+            raise ScenarioError(f"cut: must be positive, got {cut!r}")
+        base = _priced(frames["mean"], prices, {**spec, "transforms": []})["spend"].sum()
+        target = float(base) / cut
+
+    def total(frame, share):
+        transforms = list(spec["transforms"])
+        transforms[index] = {**transforms[index], "share": share}
+        return float(_priced(frame, prices, {**spec, "transforms": transforms})["spend"].sum())
+
+    shares = {b: _bisect(lambda s, f=frames[b]: total(f, s), target, tol) for b in frames}
+    spend = None if shares["mean"] is None else total(frames["mean"], shares["mean"])
+    # Higher demand needs a larger share to meet the same amount.
+    return GoalSeek(
+        target=target,
+        share=shares["mean"],
+        share_lower=shares["lower"],
+        share_upper=shares["upper"],
+        spend=spend,
+    )
+
+
+def _bisect(f, target: float, tol: float) -> float | None:
+    lo, hi = 0.0, 1.0
+    f_lo, f_hi = f(lo), f(hi)
+    if f_lo <= target:
+        return 0.0
+    if f_hi > target:
+        return None
+    while hi - lo > tol:
+        mid = (lo + hi) / 2
+        if f(mid) <= target:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def with_share(spec: dict, index: int, share: float) -> dict:
+    """Copy of ``spec`` with ``transforms[index].share`` replaced."""
+    spec = validate_spec(spec)
+    spec["transforms"][index] = {**spec["transforms"][index], "share": share}
+    return spec
