@@ -66,6 +66,8 @@ INSTALLED_APPS = [
     "spendapp.providers",
     "spendapp.usage",
     "spendapp.dashboard",
+    "spendapp.budgets",
+    "forecasting.runs",
 ]
 
 MIDDLEWARE = [

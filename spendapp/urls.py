@@ -22,5 +22,6 @@ urlpatterns = [
         name="password_change_done",
     ),
     path("admin/", admin.site.urls),
+    path("budgets/", include("spendapp.budgets.urls")),
     path("", include("spendapp.dashboard.urls")),
 ]
