@@ -255,18 +255,16 @@ def write_costs(
     return WriteResult(inserted, updated, deleted)
 
 
-_ROLLUP_DELETE = (
-    "DELETE FROM usage_dailyspend WHERE account_id = %(account)s AND day >= %(d0)s AND day < %(d1)s"
-)
-_ROLLUP_INSERT = """
-INSERT INTO usage_dailyspend (
-    day, account_id, provider, project_id, model, api_key_id, input_uncached_tokens,
-    input_cached_tokens, cache_write_tokens, cache_write_1h_tokens, output_tokens, requests,
-    unpriced_tokens, estimated_cost, billed_cost)
-SELECT day, %(account)s, %(provider)s, project_id, model, api_key_id,
-    sum(iu), sum(ic), sum(cw), sum(cw1), sum(o), sum(req), sum(unpriced), sum(est), sum(billed)
-FROM (
-    SELECT (bucket_start AT TIME ZONE 'UTC')::date AS day, project_id, model, api_key_id,
+_ROLLUP_DELETE = """
+DELETE FROM usage_dailyspend WHERE account_id = %(account)s AND day >= %(d0)s AND day < %(d1)s
+"""
+_HOURLY_DELETE = """
+DELETE FROM usage_hourlyspend
+WHERE account_id = %(account)s AND hour >= %(t0)s AND hour < %(t1)s
+"""
+# Usage facts (hourly) and billed facts (daily) of one account and time range, side by side.
+_FACTS = """
+    SELECT bucket_start, project_id, model, api_key_id, user_id,
         input_uncached_tokens AS iu, input_cached_tokens AS ic, cache_write_tokens AS cw,
         cache_write_1h_tokens AS cw1, output_tokens AS o, requests AS req,
         CASE WHEN estimated_cost IS NULL
@@ -275,18 +273,41 @@ FROM (
         estimated_cost AS est, NULL::numeric AS billed
     FROM usage_usagebucket
     WHERE account_id = %(account)s AND bucket_start >= %(t0)s AND bucket_start < %(t1)s
-    UNION ALL
-    SELECT (bucket_start AT TIME ZONE 'UTC')::date, project_id, model, api_key_id,
+"""
+_BILLED_FACTS = """
+    SELECT bucket_start, project_id, model, api_key_id, '' AS user_id,
         0, 0, 0, 0, 0, 0, 0, NULL, amount
     FROM usage_costlineitem
     WHERE account_id = %(account)s AND bucket_start >= %(t0)s AND bucket_start < %(t1)s
-) facts
-GROUP BY day, project_id, model, api_key_id
 """
+# Composed of the constant fragments above, never of input: S608 does not apply.
+_ROLLUP_INSERT = f"""
+INSERT INTO usage_dailyspend (
+    day, account_id, provider, project_id, model, api_key_id, user_id, input_uncached_tokens,
+    input_cached_tokens, cache_write_tokens, cache_write_1h_tokens, output_tokens, requests,
+    unpriced_tokens, estimated_cost, billed_cost)
+SELECT (bucket_start AT TIME ZONE 'UTC')::date, %(account)s, %(provider)s, project_id, model,
+    api_key_id, user_id, sum(iu), sum(ic), sum(cw), sum(cw1), sum(o), sum(req), sum(unpriced),
+    sum(est), sum(billed)
+FROM ({_FACTS} UNION ALL {_BILLED_FACTS}) facts
+GROUP BY 1, project_id, model, api_key_id, user_id
+"""  # noqa: S608
+_HOURLY_INSERT = f"""
+INSERT INTO usage_hourlyspend (
+    hour, account_id, provider, project_id, model, api_key_id, user_id, input_uncached_tokens,
+    input_cached_tokens, cache_write_tokens, cache_write_1h_tokens, output_tokens, requests,
+    unpriced_tokens, estimated_cost)
+SELECT date_trunc('hour', bucket_start), %(account)s, %(provider)s, project_id, model,
+    api_key_id, user_id, sum(iu), sum(ic), sum(cw), sum(cw1), sum(o), sum(req), sum(unpriced),
+    sum(est)
+FROM ({_FACTS}) facts
+GROUP BY 1, project_id, model, api_key_id, user_id
+"""  # noqa: S608
 
 
 def refresh_rollup(account, start: datetime, end: datetime) -> None:
-    """Recompute the daily rollup of ``account`` for every UTC day that [start, end) touches."""
+    """Recompute the daily and hourly rollups of ``account`` for every UTC day that
+    [start, end) touches, from the raw tables."""
     from datetime import UTC
 
     d0: date = start.astimezone(UTC).date()
@@ -305,3 +326,5 @@ def refresh_rollup(account, start: datetime, end: datetime) -> None:
     with connection.cursor() as cursor:
         cursor.execute(_ROLLUP_DELETE, params)
         cursor.execute(_ROLLUP_INSERT, params)
+        cursor.execute(_HOURLY_DELETE, params)
+        cursor.execute(_HOURLY_INSERT, params)

@@ -128,7 +128,7 @@ class CostLineItem(models.Model):
 
 
 class DailySpend(models.Model):
-    """Rollup: day x account x project x model x API key, kept current at ingest.
+    """Rollup: day x account x project x model x API key x user, kept current at ingest.
 
     Dashboards, ``manage.py spend`` and forecasts read this table, never the raw ones.
     ``billed_cost`` is NULL where the provider billed nothing at that grain (e.g. Anthropic
@@ -142,6 +142,7 @@ class DailySpend(models.Model):
     project_id = _dimension()
     model = _dimension()
     api_key_id = _dimension()
+    user_id = _dimension()
     input_uncached_tokens = _tokens()
     input_cached_tokens = _tokens()
     cache_write_tokens = _tokens()
@@ -155,7 +156,7 @@ class DailySpend(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["day", "account", "project_id", "model", "api_key_id"],
+                fields=["day", "account", "project_id", "model", "api_key_id", "user_id"],
                 name="dailyspend_natural_key",
             )
         ]
@@ -167,6 +168,43 @@ class DailySpend(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.provider} {self.project_id} {self.model}"
+
+
+class HourlySpend(models.Model):
+    """Rollup at hour grain for the explorer's hourly view: usage and estimated cost only
+    (providers bill per day, so there is no billed cost per hour)."""
+
+    hour = models.DateTimeField()
+    account = models.ForeignKey(ProviderAccount, on_delete=models.CASCADE)
+    provider = models.CharField(max_length=32)
+    project_id = _dimension()
+    model = _dimension()
+    api_key_id = _dimension()
+    user_id = _dimension()
+    input_uncached_tokens = _tokens()
+    input_cached_tokens = _tokens()
+    cache_write_tokens = _tokens()
+    cache_write_1h_tokens = _tokens()
+    output_tokens = _tokens()
+    requests = _tokens()
+    unpriced_tokens = _tokens()
+    estimated_cost = models.DecimalField(max_digits=24, decimal_places=12, null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["hour", "account", "project_id", "model", "api_key_id", "user_id"],
+                name="hourlyspend_natural_key",
+            )
+        ]
+        indexes = [
+            # Hourly explorer queries: a time range, then provider filters.
+            models.Index(fields=["hour", "provider"], name="hourlyspend_hour_provider"),
+            models.Index(fields=["account", "hour"], name="hourlyspend_account_hour"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.hour:%Y-%m-%d %H:00} {self.provider} {self.model}"
 
 
 class SyncWatermark(models.Model):
