@@ -1,10 +1,13 @@
 from django.contrib import admin
 
+from spendapp.usage.admin_import import ImportCostsAdminMixin
 from spendapp.usage.models import PriceOverride, SyncRun
 
 
 @admin.register(SyncRun)
-class SyncRunAdmin(admin.ModelAdmin):
+class SyncRunAdmin(ImportCostsAdminMixin, admin.ModelAdmin):
+    # Adds the "Import FOCUS costs" button and /admin/usage/syncrun/import-costs/.
+    change_list_template = "admin/usage/syncrun/change_list.html"
     list_display = [
         "account",
         "started_at",
