@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "spendapp.dashboard",
     "spendapp.budgets",
     "forecasting.runs",
+    "spendapp.allocation",
 ]
 
 MIDDLEWARE = [

@@ -23,5 +23,6 @@ urlpatterns = [
     ),
     path("admin/", admin.site.urls),
     path("budgets/", include("spendapp.budgets.urls")),
+    path("allocation/", include("spendapp.allocation.urls")),
     path("", include("spendapp.dashboard.urls")),
 ]

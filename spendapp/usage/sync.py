@@ -22,6 +22,7 @@ from django.db import connection, transaction
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from spendapp.allocation import engine as allocation_engine
 from spendapp.providers.errors import ProviderAuthError, ProviderError
 from spendapp.providers.models import ProviderAccount, ProviderEntity
 from spendapp.providers.service import open_connector
@@ -207,6 +208,8 @@ class _SyncJob:
                     self.account, spec.name, window.start, window.end, records
                 )
             ingest.refresh_rollup(self.account, window.start, window.end)
+            # Teams' shares follow the rollup in the same transaction.
+            allocation_engine.recompute_allocation_for_window(window.start, window.end)
             _advance_watermark(self.account, spec.name, min(window.end, self.now))
             run.pages += len(pages)
             run.rows_inserted += result.inserted
