@@ -1,0 +1,1 @@
+"""Benchmarks: ``python -m benchmarks [ingest|forecast|all]`` (``make bench`` runs all)."""
