@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from django.conf import settings
 from django.db import connection
 
 from spendapp.providers.errors import MalformedResponse
@@ -39,11 +40,23 @@ class WriteResult:
     updated: int = 0
     deleted: int = 0
 
+    @property
+    def changed(self) -> bool:
+        return bool(self.inserted or self.updated or self.deleted)
+
     def __iadd__(self, other: WriteResult) -> WriteResult:
         self.inserted += other.inserted
         self.updated += other.updated
         self.deleted += other.deleted
         return self
+
+
+def _lock_account(cursor, account_id: int) -> None:
+    """Hold the account row for the window: the fact tables carry no FK constraint (see
+    usage.models), so this is what keeps a concurrent delete from orphaning new rows."""
+    cursor.execute(
+        "SELECT 1 FROM providers_provideraccount WHERE id = %s FOR KEY SHARE", [account_id]
+    )
 
 
 def _create_staging(cursor) -> None:
@@ -179,6 +192,7 @@ def write_usage(
     price_ids: dict[TokenPrices, int] = {}
     with connection.cursor() as wrapper:
         cursor = wrapper.cursor  # the psycopg cursor, for COPY
+        _lock_account(cursor, account.pk)
         _create_staging(cursor)
         rows = _usage_rows(records, account.provider, book, price_ids)
         _copy(cursor, "staging_usage", (*_USAGE_STAGING_COLUMNS, "extra", "price_id"), rows)
@@ -228,6 +242,7 @@ def write_costs(
     dims = ", ".join(f"{d} text NOT NULL" for d in COST_DIMENSIONS)
     with connection.cursor() as wrapper:
         cursor = wrapper.cursor
+        _lock_account(cursor, account.pk)
         cursor.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS staging_cost (bucket_start timestamptz NOT NULL, "
             f"bucket_end timestamptz NOT NULL, {dims}, amount numeric NOT NULL, "
@@ -258,9 +273,12 @@ def write_costs(
 _ROLLUP_DELETE = """
 DELETE FROM usage_dailyspend WHERE account_id = %(account)s AND day >= %(d0)s AND day < %(d1)s
 """
+# Hour-grain detail is kept for the recent past only (HOURLY_ROLLUP_DAYS): it is nearly as
+# large as the raw table, and the hourly view is for "what happened this week".
 _HOURLY_DELETE = """
 DELETE FROM usage_hourlyspend
-WHERE account_id = %(account)s AND hour >= %(t0)s AND hour < %(t1)s
+WHERE account_id = %(account)s
+  AND ((hour >= %(h0)s AND hour < %(t1)s) OR hour < %(retention)s)
 """
 # Usage facts (hourly) and billed facts (daily) of one account and time range, side by side.
 _FACTS = """
@@ -301,6 +319,7 @@ SELECT date_trunc('hour', bucket_start), %(account)s, %(provider)s, project_id, 
     api_key_id, user_id, sum(iu), sum(ic), sum(cw), sum(cw1), sum(o), sum(req), sum(unpriced),
     sum(est)
 FROM ({_FACTS}) facts
+WHERE bucket_start >= %(h0)s
 GROUP BY 1, project_id, model, api_key_id, user_id
 """  # noqa: S608
 
@@ -315,6 +334,7 @@ def refresh_rollup(account, start: datetime, end: datetime) -> None:
     d1 = last + timedelta(days=1)
     t0 = datetime(d0.year, d0.month, d0.day, tzinfo=UTC)
     t1 = datetime(d1.year, d1.month, d1.day, tzinfo=UTC)
+    retention = datetime.now(UTC) - timedelta(days=settings.HOURLY_ROLLUP_DAYS)
     params = {
         "account": account.pk,
         "provider": account.provider,
@@ -322,9 +342,12 @@ def refresh_rollup(account, start: datetime, end: datetime) -> None:
         "d1": d1,
         "t0": t0,
         "t1": t1,
+        "retention": retention,
+        "h0": max(t0, retention),
     }
     with connection.cursor() as cursor:
         cursor.execute(_ROLLUP_DELETE, params)
         cursor.execute(_ROLLUP_INSERT, params)
         cursor.execute(_HOURLY_DELETE, params)
-        cursor.execute(_HOURLY_INSERT, params)
+        if t1 > retention:
+            cursor.execute(_HOURLY_INSERT, params)

@@ -39,6 +39,14 @@ COST_DIMENSIONS = (
 )
 
 
+def _account_fact_key() -> models.ForeignKey:
+    # No database-level constraint on the fact tables: a deferred FK check per row cost a
+    # quarter of the ingest time (benchmarks/ingest_bench.py --explain). Ingestion locks the
+    # account row (FOR KEY SHARE) once per window instead, and Django's CASCADE still removes
+    # an account's facts when the account is deleted.
+    return models.ForeignKey(ProviderAccount, on_delete=models.CASCADE, db_constraint=False)
+
+
 def _dimension() -> models.CharField:
     return models.CharField(max_length=200, blank=True, default="")
 
@@ -50,7 +58,7 @@ def _tokens() -> models.BigIntegerField:
 class UsageBucket(models.Model):
     """Token usage of one (usually hourly) bucket for one combination of dimensions."""
 
-    account = models.ForeignKey(ProviderAccount, on_delete=models.CASCADE)
+    account = _account_fact_key()
     endpoint = models.CharField(max_length=60)
     bucket_start = models.DateTimeField()
     bucket_end = models.DateTimeField()
@@ -94,7 +102,7 @@ class UsageBucket(models.Model):
 class CostLineItem(models.Model):
     """Billed cost of one daily bucket for one line item, in currency units."""
 
-    account = models.ForeignKey(ProviderAccount, on_delete=models.CASCADE)
+    account = _account_fact_key()
     endpoint = models.CharField(max_length=60)
     bucket_start = models.DateTimeField()
     bucket_end = models.DateTimeField()
@@ -137,7 +145,7 @@ class DailySpend(models.Model):
     """
 
     day = models.DateField()
-    account = models.ForeignKey(ProviderAccount, on_delete=models.CASCADE)
+    account = _account_fact_key()
     provider = models.CharField(max_length=32)
     project_id = _dimension()
     model = _dimension()
@@ -175,7 +183,7 @@ class HourlySpend(models.Model):
     (providers bill per day, so there is no billed cost per hour)."""
 
     hour = models.DateTimeField()
-    account = models.ForeignKey(ProviderAccount, on_delete=models.CASCADE)
+    account = _account_fact_key()
     provider = models.CharField(max_length=32)
     project_id = _dimension()
     model = _dimension()

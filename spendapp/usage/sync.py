@@ -207,9 +207,10 @@ class _SyncJob:
                 result = ingest.write_costs(
                     self.account, spec.name, window.start, window.end, records
                 )
-            ingest.refresh_rollup(self.account, window.start, window.end)
-            # Teams' shares follow the rollup in the same transaction.
-            allocation_engine.recompute_allocation_for_window(window.start, window.end)
+            if result.changed:  # an unchanged re-read leaves the rollups as they are
+                ingest.refresh_rollup(self.account, window.start, window.end)
+                # Teams' shares follow the rollup in the same transaction.
+                allocation_engine.recompute_allocation_for_window(window.start, window.end)
             _advance_watermark(self.account, spec.name, min(window.end, self.now))
             run.pages += len(pages)
             run.rows_inserted += result.inserted

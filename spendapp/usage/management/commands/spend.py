@@ -1,4 +1,8 @@
-"""`manage.py spend --json`: totals from the rollup, the same query the dashboard runs."""
+"""`manage.py spend --json`: totals from the rollup, the same query the dashboard runs.
+
+The explorer's CSV export prints the same rows for the same options, e.g.
+``spend --from 2026-09-01 --to 2026-09-30 --by model,project --filter provider=openai``.
+"""
 
 import json
 from datetime import date, timedelta
@@ -6,7 +10,7 @@ from datetime import date, timedelta
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from spendapp.usage.queries import GROUPINGS, QueryError, SpendQuery, spend_rows
+from spendapp.usage.queries import GRANULARITIES, GROUPINGS, QueryError, SpendQuery, spend_rows
 
 
 def _date(value: str, name: str) -> date:
@@ -16,8 +20,21 @@ def _date(value: str, name: str) -> date:
         raise CommandError(f"--{name}: expected YYYY-MM-DD, got {value!r}") from None
 
 
+def parse_filters(items: list[str]) -> dict[str, tuple[str, ...]]:
+    """``["provider=openai", "model=a,b", "model=c"]`` -> ``{"provider": ("openai",),
+    "model": ("a", "b", "c")}``; an empty value (``user=``) matches rows without that field."""
+    filters: dict[str, list[str]] = {}
+    for item in items:
+        key, sep, values = item.partition("=")
+        if not sep or not key.strip():
+            raise CommandError(f"--filter: expected FIELD=VALUE[,VALUE...], got {item!r}")
+        parts = [part.strip() for part in values.split(",")] if values else [""]
+        filters.setdefault(key.strip(), []).extend(parts)
+    return {key: tuple(dict.fromkeys(values)) for key, values in filters.items()}
+
+
 class Command(BaseCommand):
-    help = "Print spend, tokens and requests per day (or month) and grouping as JSON."
+    help = "Print spend, tokens and requests per period and grouping as JSON."
 
     def add_arguments(self, parser):
         parser.add_argument("--json", action="store_true", help="JSON output (the default)")
@@ -26,7 +43,16 @@ class Command(BaseCommand):
         parser.add_argument(
             "--by", default="", help=f"comma-separated groupings: {', '.join(GROUPINGS)}"
         )
-        parser.add_argument("--granularity", default="day", choices=["day", "month"])
+        parser.add_argument("--granularity", default="day", choices=GRANULARITIES)
+        parser.add_argument(
+            "--filter",
+            dest="filters",
+            action="append",
+            default=[],
+            metavar="FIELD=VALUE[,VALUE...]",
+            help=f"keep only rows whose FIELD ({', '.join(GROUPINGS)}) is one of the values; "
+            "repeatable",
+        )
 
     def handle(self, *args, **options):
         today = timezone.now().date()
@@ -37,8 +63,9 @@ class Command(BaseCommand):
             else date_to - timedelta(days=29)
         )
         by = tuple(part.strip() for part in options["by"].split(",") if part.strip())
+        filters = parse_filters(options["filters"])
         try:
-            query = SpendQuery(date_from, date_to, by, options["granularity"])
+            query = SpendQuery(date_from, date_to, by, options["granularity"], filters)
         except QueryError as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(json.dumps(spend_rows(query), indent=1))
