@@ -431,16 +431,21 @@ def bare_window(account_id: int, records, sql) -> None:
 
 
 def real_window(account, records, start, end, book, phases: Phases):
-    """What sync._sync_window does for one usage window, minus the HTTP fetch."""
+    """What sync._sync_window does for one usage window, minus the HTTP fetch: the upsert,
+    the daily (and, for recent days, hourly) rollup, and the teams' allocated rollup."""
     from django.db import transaction
 
+    from spendapp.allocation import engine as allocation_engine
     from spendapp.usage import ingest
 
     with phases.time("transaction total"), transaction.atomic():
         with phases.time("write_usage"):
             result = ingest.write_usage(account, ENDPOINT, start, end, records, book)
-        with phases.time("refresh_rollup"):
-            ingest.refresh_rollup(account, start, end)
+        if result.changed:
+            with phases.time("refresh_rollup"):
+                ingest.refresh_rollup(account, start, end)
+            with phases.time("allocation"):
+                allocation_engine.recompute_allocation_for_window(start, end)
         phases.seconds.setdefault("commit", 0.0)
         commit_t0 = time.perf_counter()
     phases.seconds["commit"] += time.perf_counter() - commit_t0
