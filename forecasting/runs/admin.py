@@ -1,0 +1,71 @@
+from django.contrib import admin
+
+from forecasting.runs.models import (
+    ForecastCheck,
+    ForecastRun,
+    ModelTier,
+    ModelTierOverride,
+    Scenario,
+    SeriesForecast,
+)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Runs are written by the forecasting code only; the admin shows them."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class SeriesInline(admin.TabularInline):
+    model = SeriesForecast
+    fields = ["provider", "model", "project_id", "measure", "chosen_model", "horizon_total"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ForecastRun)
+class ForecastRunAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "kind", "as_of", "horizon", "status", "trigger", "duration"]
+    list_filter = ["kind", "status", "trigger"]
+    date_hierarchy = "created_at"
+    inlines = [SeriesInline]
+
+
+@admin.register(SeriesForecast)
+class SeriesForecastAdmin(ReadOnlyAdmin):
+    list_display = ["run", "provider", "model", "project_id", "measure", "chosen_model"]
+    list_filter = ["measure", "provider"]
+    search_fields = ["model", "project_id", "chosen_model"]
+
+
+@admin.register(ForecastCheck)
+class ForecastCheckAdmin(ReadOnlyAdmin):
+    list_display = ["series", "days_compared", "mae", "mase", "hit_rate_80", "hit_rate_95"]
+
+
+@admin.register(ModelTier)
+class ModelTierAdmin(admin.ModelAdmin):
+    list_display = ["name", "max_blended_per_mtok", "note"]
+    list_editable = ["max_blended_per_mtok"]
+
+
+@admin.register(ModelTierOverride)
+class ModelTierOverrideAdmin(admin.ModelAdmin):
+    list_display = ["provider", "model_pattern", "tier", "note"]
+    list_filter = ["provider", "tier"]
+
+
+@admin.register(Scenario)
+class ScenarioAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "owner", "updated_at"]
+    readonly_fields = ["slug", "created_at", "updated_at"]
+    search_fields = ["name", "notes"]

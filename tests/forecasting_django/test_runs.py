@@ -1,0 +1,200 @@
+"""Runs, forecast-vs-actual checks, services and commands on a synced fake organisation."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import timedelta
+from decimal import Decimal
+
+import pandas as pd
+import pytest
+import time_machine
+from django.core.management import CommandError, call_command
+from django_celery_beat.models import PeriodicTask
+
+from forecasting import PRESETS, ScenarioError
+from forecasting.runs import services
+from forecasting.runs.models import ForecastCheck, ForecastRun, Scenario, SeriesForecast
+from forecasting.runs.tasks import check_forecasts_task, run_forecasts_task
+from spendapp.providers.fake import truth
+from tests.forecasting_django.conftest import AS_OF, END, SYNC_DAYS
+
+pytestmark = pytest.mark.django_db
+HORIZON = 21
+
+
+@pytest.fixture
+def at_end():
+    # "Now" is when the fake's data ends, so the last complete day is AS_OF.
+    with time_machine.travel(END, tick=False):
+        yield
+
+
+def _command_json(*args) -> dict:
+    out = io.StringIO()
+    call_command(*args, "--json", stdout=out)
+    return json.loads(out.getvalue())
+
+
+def test_spend_history_is_the_billed_cost_per_day(fake_org):
+    history = services.spend_history(AS_OF - timedelta(days=6), AS_OF, by=("provider",))
+    assert list(history.columns) == ["date", "provider", "spend", "basis"]
+    assert set(history["basis"]) == {"billed"}
+    expected = {}
+    for row in truth(seed=3, days=SYNC_DAYS, end=END):
+        key = (pd.Timestamp(row["date"]), row["provider"])
+        expected[key] = expected.get(key, Decimal(0)) + Decimal(row["billed_cost"])
+    for row in history.itertuples():
+        assert row.spend == pytest.approx(float(expected[(row.date, row.provider)]), abs=1e-6)
+
+
+def test_run_forecasts_stores_the_total_every_series_and_demand(fake_org):
+    run = services.run_forecasts(horizon=HORIZON, as_of=AS_OF)
+    assert run.status == "success", run.notes
+    assert run.duration is not None
+    assert services.latest_run() == run
+    total = run.total
+    assert total.is_total and total.points.count() == HORIZON
+    assert total.points.first().date == AS_OF + timedelta(days=1)
+    assert any(row["chosen"] and row["model"] == total.chosen_model for row in total.scores)
+    spend = run.series.filter(measure="spend").exclude(pk=total.pk)
+    assert spend.count() > 20  # provider x model x project of both providers
+    assert {"openai", "anthropic"} == set(spend.values_list("provider", flat=True))
+    measures = set(run.series.values_list("measure", flat=True))
+    assert measures == {"spend", "input_tokens", "cached_input_tokens", "output_tokens", "requests"}
+    # What users see adds up: the series' daily means sum to the total's.
+    for day in (AS_OF + timedelta(days=1), AS_OF + timedelta(days=HORIZON)):
+        parts = sum(p.points.get(date=day).mean for p in spend)
+        assert parts == pytest.approx(total.points.get(date=day).mean, abs=Decimal("0.0001"))
+    point = total.points.first()
+    assert point.lower95 <= point.lower80 <= point.mean <= point.upper80 <= point.upper95
+
+
+def test_forecast_total_reuses_the_stored_run_or_caches_its_own(fake_org, at_end):
+    assert services.default_as_of() == AS_OF
+    run = services.run_forecasts(horizon=HORIZON, as_of=AS_OF, demand=False)
+    fc = services.forecast_total(horizon=14)
+    assert len(fc.mean) == 14 and fc.model == run.total.chosen_model
+    assert ForecastRun.objects.count() == 1
+    assert fc.sample_paths(10).shape == (10, 14)  # the error model is stored too
+
+    filtered = services.forecast_total({"provider": ["openai"]}, horizon=14)
+    assert ForecastRun.objects.filter(kind="total").count() == 1
+    again = services.forecast_total({"provider": ["openai"]}, horizon=7)
+    assert ForecastRun.objects.filter(kind="total").count() == 1
+    assert list(again.mean) == pytest.approx(list(filtered.mean[:7]), abs=1e-6)
+    assert filtered.mean.sum() < fc.mean.sum()
+
+
+def test_month_end_projection(fake_org, at_end):
+    projection = services.month_end_projection(budget=Decimal("100"))
+    assert projection.start == pd.Timestamp("2026-09-01")
+    assert projection.end == pd.Timestamp("2026-09-30")
+    actual = services.spend_history(AS_OF.replace(day=1), AS_OF)["spend"].sum()
+    assert projection.actual_to_date == pytest.approx(actual)
+    assert projection.lower[80] <= projection.total <= projection.upper[80]
+    assert projection.prob_over_budget == 1.0  # $100 is spent before the 2nd
+    assert projection.crossing_date == pd.Timestamp("2026-09-01")
+
+
+def test_forecast_vs_actual_check_is_computed_and_idempotent(fake_org):
+    past = AS_OF - timedelta(days=14)
+    run = services.run_forecasts(horizon=28, as_of=past)
+    assert services.check_forecasts(until=AS_OF) == run.series.count()
+    total = ForecastCheck.objects.get(series=run.total)
+    assert total.days_compared == 14 and total.last_actual == AS_OF
+    assert 0 <= total.hit_rate_80 <= total.hit_rate_95 <= 1
+    assert total.mae > 0 and total.mase is not None and total.mase < 3
+    before = list(ForecastCheck.objects.order_by("pk").values())
+    assert services.check_forecasts(until=AS_OF) == 0  # nothing new to compare
+    ForecastCheck.objects.filter(pk=total.pk).update(last_actual=past)  # force a recompute
+    assert services.check_forecasts(until=AS_OF) == 1
+    after = list(ForecastCheck.objects.order_by("pk").values())
+    strip = [{k: v for k, v in row.items() if k != "checked_at"} for row in before]
+    assert strip == [{k: v for k, v in row.items() if k != "checked_at"} for row in after]
+
+
+def test_tasks_and_nightly_schedule(fake_org, at_end):
+    schedule = PeriodicTask.objects.get(task="forecasting.runs.tasks.run_forecasts_task")
+    assert (schedule.crontab.hour, schedule.crontab.minute) == ("2", "30")
+    assert schedule.expire_seconds < 24 * 3600
+    assert PeriodicTask.objects.filter(task="forecasting.runs.tasks.check_forecasts_task").exists()
+    run_id = run_forecasts_task.run(horizon=7)
+    run = ForecastRun.objects.get(pk=run_id)
+    assert run.status == "success" and run.as_of == AS_OF and run.trigger == "schedule"
+    assert json.dumps(run_id) and check_forecasts_task.run() == 0  # no past days yet
+
+
+def test_price_table_has_seen_and_preset_models_with_tiers(fake_org):
+    table = services.price_table(AS_OF)
+    for model in ("gpt-5.5", "claude-opus-4-7", "deepseek-v4-flash", "glm-5.1", "gpt-5.4-mini"):
+        assert model in table
+    assert table["gpt-5.4-mini"]["input"] == Decimal("0.75") / 1_000_000
+    assert table["claude-opus-4-7"]["tier"] == "frontier"
+    assert table["deepseek-v4-flash"]["tier"] == "small"
+    assert set(services.preset_specs()) == set(PRESETS)
+
+
+def test_forecast_command_json(fake_org):
+    data = _command_json("forecast", "--horizon", "14", "--by", "provider", "--as-of", str(AS_OF))
+    assert data["as_of"] == AS_OF.isoformat() and data["levels"] == [80, 95]
+    total, *parts = data["series"]
+    assert total["key"] == {} and total["total"] is True
+    assert {p["key"]["provider"] for p in parts} == {"openai", "anthropic"}
+    for series in data["series"]:
+        assert series["model"] and any(s["chosen"] for s in series["scores"])
+        assert len(series["rows"]) == 14
+        row = series["rows"][0]
+        assert row["date"] == (AS_OF + timedelta(days=1)).isoformat()
+        assert set(row) == {"date", "mean", "lower_80", "upper_80", "lower_95", "upper_95"}
+        assert Decimal(row["mean"]) == Decimal(row["mean"]).quantize(Decimal("0.01"))
+    for i in range(14):
+        parts_sum = sum(Decimal(p["rows"][i]["mean"]) for p in parts)
+        assert Decimal(total["rows"][i]["mean"]) == parts_sum
+    assert Decimal(total["horizon_total"]) == sum(Decimal(p["horizon_total"]) for p in parts)
+    with pytest.raises(CommandError, match="by: unsupported grouping colour"):
+        call_command("forecast", "--by", "colour", "--as-of", str(AS_OF))
+
+
+def test_scenario_command_json(fake_org, at_end, tmp_path):
+    data = _command_json("scenario", "--preset", "80/20", "--horizon-months", "3")
+    assert len(data["baseline"]["monthly"]) == 3
+    assert data["baseline"]["monthly"][0]["month"] == "2026-09"
+    (result,) = data["scenarios"]
+    assert result["name"] == "80/20"
+    row = result["monthly"][-1]
+    assert set(row) >= {"month", "baseline", "spend", "lower", "upper", "savings", "savings_pct"}
+    assert Decimal(row["lower"]) <= Decimal(row["spend"]) <= Decimal(row["upper"])
+    assert Decimal(result["savings"]) > 0  # frontier traffic moves to a small model
+    assert {"small", "frontier"} <= set(result["by_tier"][0])
+    assert "break_even" in result
+
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"name": "x", "transforms": [{"type": "cache_hit", "share": 2}]}))
+    with pytest.raises(CommandError, match=r"transforms\[0\]\.share"):
+        call_command("scenario", "--spec", str(spec))
+    spec.write_text("{not json")
+    with pytest.raises(CommandError, match=r"spec: .* not valid JSON"):
+        call_command("scenario", "--spec", str(spec))
+    with pytest.raises(CommandError, match=r"unknown preset 'nope'.*80/20"):
+        call_command("scenario", "--preset", "nope")
+
+
+def test_scenario_results_compare_up_to_four(fake_org, at_end, alice):
+    specs = services.preset_specs()
+    with pytest.raises(ScenarioError, match="at most 4"):
+        services.scenario_results([specs["80/20"]] * 5, horizon_months=2)
+    bad = {"name": "bad", "transforms": [{"type": "growth", "factor": -1}]}
+    with pytest.raises(ScenarioError, match=r"specs\[1\]\.transforms\[0\]\.factor"):
+        services.scenario_results([specs["80/20"], bad], horizon_months=2)
+    saved = [
+        Scenario.objects.create(name=name, owner=alice, spec=specs[name])
+        for name in ("80/20", "gpt-5.5-to-gpt-5.4-mini")
+    ]
+    scenarios, results = services.compare_saved([s.slug for s in saved], horizon_months=2)
+    assert [r.name for r in results] == ["Baseline", "80/20", "Swap gpt-5.5 for gpt-5.4-mini"]
+    assert results[0].savings == 0
+    assert all(r.baseline_total == results[0].total for r in results[1:])
+    assert scenarios == saved
+    assert SeriesForecast.objects.count() == 0  # scenarios never write forecast runs
