@@ -1,8 +1,100 @@
-from django.shortcuts import render
+"""The budgets page: every dashboard role sees it; Finance and staff create and edit."""
 
-from spendapp.core.roles import dashboard_view
+from __future__ import annotations
+
+from django.contrib import messages
+from django.db.models import Prefetch
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from spendapp.budgets.forms import BudgetForm
+from spendapp.budgets.models import AlertEvent, Budget
+from spendapp.budgets.pages import budget_row
+from spendapp.budgets.validation import known_scope_values
+from spendapp.core.roles import FINANCE, dashboard_view, role_required
+
+budget_editor = role_required(FINANCE)
+
+
+def _get_budget(pk: int) -> Budget:
+    return get_object_or_404(Budget, pk=pk)
 
 
 @dashboard_view
 def budget_list(request):
-    return render(request, "budgets/list.html", {"page": "budgets"})
+    budgets = Budget.objects.prefetch_related(
+        Prefetch("alerts", queryset=AlertEvent.objects.order_by("-created_at"))
+    )
+    muted = set(request.user.muted_budgets.values_list("pk", flat=True))
+    rows = [budget_row(b, muted) for b in budgets]
+    return render(request, "budgets/list.html", {"page": "budgets", "rows": rows})
+
+
+def _edit(request, budget: Budget | None):
+    form = BudgetForm(request.POST or None, instance=budget)
+    if request.method == "POST" and form.is_valid():
+        creating = form.instance.pk is None
+        if creating:
+            form.instance.created_by = request.user
+        saved = form.save()
+        _evaluate_soon(saved)
+        messages.success(request, f"Budget “{saved.name}” {'created' if creating else 'saved'}.")
+        return redirect("budgets")
+    context = {
+        "page": "budgets",
+        "form": form,
+        "budget": budget,
+        "scope_values": sorted(
+            known_scope_values("provider")
+            | known_scope_values("project")
+            | known_scope_values("api_key")
+        ),
+    }
+    return render(request, "budgets/form.html", context, status=400 if form.errors else 200)
+
+
+def _evaluate_soon(budget: Budget) -> None:
+    from django.db import transaction
+
+    from spendapp.budgets.tasks import evaluate_budget
+
+    transaction.on_commit(lambda: evaluate_budget.apply_async((budget.pk,), expires=3600))
+
+
+@budget_editor
+def budget_create(request):
+    return _edit(request, None)
+
+
+@budget_editor
+def budget_edit(request, pk: int):
+    return _edit(request, _get_budget(pk))
+
+
+@require_POST
+@dashboard_view
+def budget_mute(request, pk: int):
+    budget = _get_budget(pk)
+    if budget.muted_by.filter(pk=request.user.pk).exists():
+        budget.muted_by.remove(request.user)
+        messages.success(request, f"You will get alerts for “{budget.name}” again.")
+    else:
+        budget.muted_by.add(request.user)
+        messages.success(request, f"Alerts for “{budget.name}” are muted for you.")
+    return redirect("budgets")
+
+
+@require_POST
+@dashboard_view
+def alert_acknowledge(request, pk: int):
+    alerts = AlertEvent.objects.filter(pk=pk, acknowledged_at__isnull=True)
+    if not request.user.is_staff:
+        alerts = alerts.filter(budget__isnull=False)  # account alerts are the admins'
+    alerts.update(acknowledged_at=timezone.now(), acknowledged_by=request.user)
+    target = request.POST.get("next") or "/"
+    if not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        target = "/"
+    return HttpResponseRedirect(target)

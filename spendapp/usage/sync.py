@@ -23,6 +23,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from spendapp.allocation import engine as allocation_engine
+from spendapp.budgets.hooks import sync_finished
 from spendapp.providers.errors import ProviderAuthError, ProviderError
 from spendapp.providers.models import ProviderAccount, ProviderEntity
 from spendapp.providers.service import open_connector
@@ -124,6 +125,7 @@ def sync_account(
         )
         run = SyncRun.objects.create(account=account, started_at=started, trigger=trigger)
         _SyncJob(account, run, since, full, progress, now or started).execute()
+        sync_finished(run)  # budgets: evaluate alerts on fresh numbers
         return run
 
 

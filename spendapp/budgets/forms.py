@@ -1,0 +1,74 @@
+"""The budget form, used by the budgets page and the Django admin."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+
+from spendapp.budgets.models import Budget
+
+
+class ThresholdsField(forms.CharField):
+    """``50, 80, 100`` <-> ``[50, 80, 100]``."""
+
+    def prepare_value(self, value):
+        if isinstance(value, list | tuple):
+            return ", ".join(str(v) for v in value)
+        return value
+
+    def to_python(self, value):
+        text = super().to_python(value)
+        parts = [p for p in text.replace(";", ",").replace(" ", ",").split(",") if p]
+        try:
+            return sorted({int(p.rstrip("%")) for p in parts})
+        except ValueError:
+            raise ValidationError(
+                "Thresholds are whole percentages separated by commas, e.g. 50, 80, 100."
+            ) from None
+
+
+class BudgetForm(forms.ModelForm):
+    thresholds = ThresholdsField(
+        initial="50, 80, 100", help_text="Percent of the amount, separated by commas."
+    )
+    webhook_url = forms.URLField(
+        required=False,
+        max_length=500,
+        assume_scheme="https",
+        help_text="Optional: receives each alert as JSON (Slack incoming webhooks work).",
+    )
+
+    class Meta:
+        model = Budget
+        fields = [
+            "name",
+            "scope",
+            "scope_value",
+            "period",
+            "amount",
+            "currency",
+            "thresholds",
+            "forecast_alert",
+            "forecast_probability",
+            "anomaly_alert",
+            "anomaly_z",
+            "notify_users",
+            "notify_groups",
+            "extra_emails",
+            "webhook_url",
+            "webhook_format",
+            "active",
+        ]
+        widgets = {
+            "extra_emails": forms.Textarea(attrs={"rows": 2}),
+            "scope_value": forms.TextInput(attrs={"list": "scope-values"}),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["notify_users"].queryset = (
+            get_user_model().objects.filter(is_active=True).order_by("username")
+        )
+        self.fields["notify_groups"].queryset = Group.objects.order_by("name")

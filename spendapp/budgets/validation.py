@@ -1,0 +1,90 @@
+"""Budget checks shared by the Django admin and the budgets page (``Budget.clean``)."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+
+from spendapp.budgets.spend import tier_function
+from spendapp.providers.models import PROVIDER_CHOICES, ProviderEntity
+from spendapp.usage.models import DailySpend
+
+_SPLIT = re.compile(r"[,;\s]+")
+
+
+def split_emails(text: str) -> list[str]:
+    return [part for part in _SPLIT.split(text or "") if part]
+
+
+def known_scope_values(scope: str) -> set[str]:
+    """Values a scope may take: what the rollup or the providers' names know."""
+    if scope == "provider":
+        return {code for code, _ in PROVIDER_CHOICES}
+    if scope == "project":
+        rows = set(DailySpend.objects.values_list("project_id", flat=True).distinct())
+        names = ProviderEntity.objects.filter(kind="project").values_list("external_id", flat=True)
+        return (rows | set(names)) - {""}
+    if scope == "api_key":
+        rows = set(DailySpend.objects.values_list("api_key_id", flat=True).distinct())
+        names = ProviderEntity.objects.filter(kind="api_key").values_list("external_id", flat=True)
+        return (rows | set(names)) - {""}
+    return set()
+
+
+def validate_budget(budget) -> None:
+    errors: dict[str, list[str]] = {}
+
+    def add(field: str, message: str) -> None:
+        errors.setdefault(field, []).append(message)
+
+    if budget.amount is not None and budget.amount <= Decimal(0):
+        add("amount", "Enter an amount above zero.")
+    if budget.currency and budget.currency.upper() != settings.ORG_CURRENCY:
+        add(
+            "currency",
+            f"Budgets are in the organisation's currency, {settings.ORG_CURRENCY}; "
+            f"got {budget.currency}.",
+        )
+    _check_scope(budget, add)
+    _check_thresholds(budget.thresholds, add)
+    for address in split_emails(budget.extra_emails):
+        try:
+            validate_email(address)
+        except ValidationError:
+            add("extra_emails", f"{address!r} is not an email address.")
+    if errors:
+        raise ValidationError(errors)
+
+
+def _check_scope(budget, add) -> None:
+    value = (budget.scope_value or "").strip()
+    budget.scope_value = value
+    if budget.scope == "org":
+        budget.scope_value = ""
+        return
+    if not value:
+        add("scope_value", f"Choose which {budget.get_scope_display().lower()} this budget covers.")
+        return
+    if budget.scope == "tier":
+        if tier_function() is None:
+            add("scope", "Model-tier budgets need forecasting.runs' model tiers (not set up).")
+        return
+    if value not in known_scope_values(budget.scope):
+        add(
+            "scope_value",
+            f"Unknown {budget.get_scope_display().lower()} {value!r}: no synced spend or "
+            "provider name has this id.",
+        )
+
+
+def _check_thresholds(thresholds, add) -> None:
+    if not isinstance(thresholds, list) or not thresholds:
+        add("thresholds", "Give at least one threshold, e.g. 50, 80, 100.")
+        return
+    for value in thresholds:
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 1000:
+            add("thresholds", f"{value!r} is not a whole percentage between 1 and 1000.")
