@@ -1,0 +1,209 @@
+"""Page queries of the dashboard: each reads the daily rollup (or the sync bookkeeping) once
+and returns plain values; the explorer's series come from `spendapp.usage.queries`.
+
+"Spend" on the overview is *billed where known, estimated otherwise*, decided per day and
+account (the reconciliation grain): a day an account has any billed cost counts its bill, a
+day whose costs have not settled yet counts the estimate. Both parts are kept so the page can
+say how much of a total is still an estimate. Money stays Decimal here.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.db.models import Max, Min, Q, Sum
+
+from spendapp.providers.models import ProviderAccount, ProviderEntity
+from spendapp.usage.models import DailySpend, SyncRun
+from spendapp.usage.reconcile import ReconRow, reconciliation
+
+ZERO = Decimal(0)
+
+
+@dataclass
+class DaySpend:
+    billed: Decimal = ZERO  # days whose account has billed cost
+    estimated: Decimal = ZERO  # days not billed yet: the estimate stands in
+
+    @property
+    def total(self) -> Decimal:
+        return self.billed + self.estimated
+
+
+@dataclass
+class SpendHistory:
+    """Best-known spend per day, in total and per provider, over a date range."""
+
+    date_from: date
+    date_to: date
+    by_day: dict[date, DaySpend] = field(default_factory=dict)
+    by_provider: dict[str, dict[date, Decimal]] = field(default_factory=dict)
+    last_day: date | None = None  # last day with any data
+
+    def days(self) -> list[date]:
+        span = (self.date_to - self.date_from).days + 1
+        return [self.date_from + timedelta(days=i) for i in range(span)]
+
+    def between(self, first: date, last: date) -> DaySpend:
+        out = DaySpend()
+        for day, spend in self.by_day.items():
+            if first <= day <= last:
+                out.billed += spend.billed
+                out.estimated += spend.estimated
+        return out
+
+    @property
+    def empty(self) -> bool:
+        return not self.by_day
+
+
+def _best_known(row: ReconRow) -> tuple[Decimal, Decimal]:
+    """(billed part, estimated part) of one day and account."""
+    if row.billed is not None:
+        return row.billed, ZERO
+    return ZERO, row.estimated or ZERO
+
+
+def spend_history(date_from: date, date_to: date) -> SpendHistory:
+    """One query: the reconciliation rows of the range, folded per day and provider."""
+    history = SpendHistory(date_from, date_to)
+    for row in reconciliation(date_from, date_to):
+        billed, estimated = _best_known(row)
+        day = history.by_day.setdefault(row.day, DaySpend())
+        day.billed += billed
+        day.estimated += estimated
+        per_provider = history.by_provider.setdefault(row.provider, {})
+        per_provider[row.day] = per_provider.get(row.day, ZERO) + billed + estimated
+        history.last_day = max(history.last_day or row.day, row.day)
+    return history
+
+
+@dataclass(frozen=True)
+class Mover:
+    provider: str
+    model: str
+    this_week: Decimal
+    last_week: Decimal
+
+    @property
+    def change(self) -> Decimal:
+        return self.this_week - self.last_week
+
+    @property
+    def change_pct(self) -> Decimal | None:
+        if not self.last_week:
+            return None
+        return (self.change * 100 / self.last_week).quantize(Decimal("0.1"))
+
+
+def top_movers(last_day: date, limit: int = 5) -> list[Mover]:
+    """Models whose estimated spend grew most in the 7 days up to ``last_day`` against the 7
+    days before (estimated: billed cost is not split by model for every provider)."""
+    this_start = last_day - timedelta(days=6)
+    prev_start = this_start - timedelta(days=7)
+    rows = (
+        DailySpend.objects.filter(day__gte=prev_start, day__lte=last_day)
+        .values("provider", "model")
+        .annotate(
+            this_week=Sum("estimated_cost", filter=Q(day__gte=this_start)),
+            last_week=Sum("estimated_cost", filter=Q(day__lt=this_start)),
+        )
+    )
+    movers = [
+        Mover(
+            r["provider"],
+            r["model"] or "(no model)",
+            r["this_week"] or ZERO,
+            r["last_week"] or ZERO,
+        )
+        for r in rows
+    ]
+    growing = [m for m in movers if m.change > 0]
+    return sorted(growing, key=lambda m: m.change, reverse=True)[:limit]
+
+
+@dataclass(frozen=True)
+class AccountFreshness:
+    account: ProviderAccount
+    last_day: date | None  # newest day with data in the rollup
+    lag_days: int | None  # days between that day and today
+
+    @property
+    def level(self) -> str:
+        """ok / warn / bad, for the status colour."""
+        if self.account.status in (
+            ProviderAccount.Status.FAILING,
+            ProviderAccount.Status.NEEDS_ATTENTION,
+        ):
+            return "bad"
+        if self.lag_days is None or self.lag_days > 2:
+            return "warn"
+        return "ok"
+
+
+FRESHNESS_WINDOW_DAYS = 62
+
+
+def freshness(today: date) -> list[AccountFreshness]:
+    """Every account with its newest data day (two queries). Only the last two months are
+    scanned (a day-range on the rollup's day index); older data counts as none."""
+    since = today - timedelta(days=FRESHNESS_WINDOW_DAYS)
+    newest = dict(
+        DailySpend.objects.filter(day__gte=since)
+        .values("account_id")
+        .annotate(last=Max("day"))
+        .values_list("account_id", "last")
+    )
+    out = []
+    for account in ProviderAccount.objects.order_by("name"):
+        last = newest.get(account.pk)
+        out.append(AccountFreshness(account, last, (today - last).days if last else None))
+    return out
+
+
+def recent_runs(per_account: int = 10, scan: int = 500) -> dict[int, list[SyncRun]]:
+    """The newest runs of each account (one query over the newest ``scan`` runs, which the
+    (account, -started_at) index serves)."""
+    runs: dict[int, list[SyncRun]] = defaultdict(list)
+    for run in SyncRun.objects.order_by("-started_at")[:scan]:
+        if len(runs[run.account_id]) < per_account:
+            runs[run.account_id].append(run)
+    return runs
+
+
+@dataclass(frozen=True)
+class UnpricedModel:
+    provider: str
+    model: str
+    tokens: int
+    first_day: date
+    last_day: date
+
+
+def unpriced_models(date_from: date, date_to: date) -> list[UnpricedModel]:
+    rows = (
+        DailySpend.objects.filter(day__gte=date_from, day__lte=date_to, unpriced_tokens__gt=0)
+        .values("provider", "model")
+        .annotate(tokens=Sum("unpriced_tokens"), first=Min("day"), last=Max("day"))
+        .order_by("-tokens")
+    )
+    return [
+        UnpricedModel(
+            r["provider"], r["model"] or "(no model)", int(r["tokens"]), r["first"], r["last"]
+        )
+        for r in rows
+    ]
+
+
+def entity_names() -> dict[tuple[str, str], str]:
+    """(kind, external id) -> display name, for projects/workspaces, API keys and users."""
+    names = {}
+    for kind, external_id, name in ProviderEntity.objects.values_list(
+        "kind", "external_id", "name"
+    ):
+        if name:
+            names[kind, external_id] = name
+    return names

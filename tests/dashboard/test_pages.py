@@ -1,0 +1,146 @@
+"""Every dashboard page: renders for each role with data and empty, refuses the wrong users,
+and reads a pinned number of queries."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.dashboard.conftest import chart_json
+
+PAGES = ["/", "/explorer/", "/forecast/", "/scenarios/", "/data-health/"]
+NAV = {
+    "/": "Overview",
+    "/explorer/": "Explorer",
+    "/forecast/": "Forecast",
+    "/scenarios/": "Scenarios",
+    "/data-health/": "Data health",
+}
+# Per page: session, user and groups (3), then the page's own reads:
+# overview: reconciliation rows, newest day per account, accounts, muted budgets, alerts,
+#   budgets, movers; explorer: entity names, filter values, the spend query; forecast:
+#   series values, entity names, history; scenarios: demand, price overrides, saved
+#   scenarios; data health: reconciliation, runs, freshness (2), price audit (overrides,
+#   accounts, cost lines; + usage when anything is billed per model), unpriced, deliveries.
+QUERIES = {
+    "/": 10,
+    "/explorer/": 6,
+    "/forecast/": 6,
+    "/scenarios/": 6,
+    "/data-health/": 12,
+    "/explorer/export.csv": 5,
+}
+EMPTY_IDS = {
+    "/": "overview-empty",
+    "/explorer/": "explorer-empty",
+    "/forecast/": "forecast-empty",
+    "/scenarios/": "scenarios-empty",
+    "/data-health/": "health-empty",
+}
+CHARTS = {
+    "/": ["chart-spend"],
+    "/explorer/": ["chart-spend"],
+    "/forecast/": ["chart-forecast", "chart-backtest"],
+    "/scenarios/": ["chart-scenarios"],
+    "/data-health/": ["chart-recon"],
+}
+
+
+@pytest.mark.parametrize("url", PAGES)
+def test_each_page_renders_with_data_for_each_role(role_client, spend_data, url):
+    response = role_client.get(url)
+    assert response.status_code == 200, response.content[:2000]
+    html = response.content.decode()
+    assert f'aria-current="page">{NAV[url]}</a>' in html
+    assert "plotly-basic.min" in html and "js/charts" in html
+    for chart_id in CHARTS[url]:
+        figure = chart_json(response, chart_id)
+        assert figure["data"], chart_id
+        assert {trace["type"] for trace in figure["data"]} <= {"scatter", "bar"}
+
+
+@pytest.mark.parametrize("url", PAGES)
+def test_each_page_has_an_empty_state(role_client, frozen_now, url):
+    response = role_client.get(url)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert f'id="{EMPTY_IDS[url]}"' in html
+    assert (
+        "chart-" not in html.split("<main", 1)[1].split("</main>")[0].replace("chartsReady", "")
+        or url == "/data-health/"
+    )
+
+
+@pytest.mark.parametrize("url", PAGES)
+def test_a_user_without_a_role_gets_403(client, charlie, url):
+    client.force_login(charlie)
+    assert client.get(url).status_code == 403
+
+
+@pytest.mark.parametrize("url", [*PAGES, "/explorer/export.csv"])
+def test_anonymous_users_are_sent_to_the_login_page(client, db, url):
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+@pytest.mark.parametrize("url", list(QUERIES))
+def test_query_count_is_pinned(finance_client, spend_data, django_assert_num_queries, url):
+    finance_client.get(url)  # warm the forecast cache: the pin is about the database
+    with django_assert_num_queries(QUERIES[url]):
+        response = finance_client.get(url)
+    assert response.status_code == 200
+
+
+def test_the_overview_shows_month_to_date_projection_and_movers(finance_client, spend_data):
+    response = finance_client.get("/")
+    html = response.content.decode()
+    assert 'id="kpi-mtd"' in html and "billed" in html and "estimated" in html
+    assert "80%:" in html and "95%:" in html  # the projection's intervals
+    assert 'id="movers"' in html
+    assert "openai-main" in html and "anthropic-main" in html  # freshness per account
+    figure = chart_json(response, "chart-spend")
+    names = [trace.get("name") for trace in figure["data"]]
+    assert "openai" in names and "anthropic" in names and "Forecast" in names
+    bars = [t for t in figure["data"] if t["type"] == "bar"]
+    assert len(bars[0]["x"]) == 90
+    band = next(t for t in figure["data"] if t.get("fill") == "tonexty")
+    assert band["name"] == "Forecast 80%"
+
+
+def test_the_data_health_page_shows_failures_and_reconciliation(finance_client, spend_data):
+    response = finance_client.get("/data-health/")
+    html = response.content.decode()
+    assert "HTTP 529 overloaded_error after 6 attempts" in html
+    assert 'id="recon-table"' in html and "not billed yet" in html
+    figure = chart_json(response, "chart-recon")
+    assert [t["name"] for t in figure["data"]] == [
+        "Estimated (usage x price catalog)",
+        "Billed (provider cost reports)",
+    ]
+
+
+def test_the_forecast_page_shows_the_model_and_its_backtest(finance_client, spend_data):
+    response = finance_client.get("/forecast/?series=model:gpt-5.5&horizon=30")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'id="forecast-model"' in html and "MASE" in html
+    figure = chart_json(response, "chart-forecast")
+    names = [t["name"] for t in figure["data"]]
+    assert "Actual" in names and "80% interval" in names and "95% interval" in names
+    forecast = next(t for t in figure["data"] if t["name"].startswith("Forecast ("))
+    assert len(forecast["x"]) == 30
+    past = chart_json(response, "chart-backtest")
+    replays = [t for t in past["data"] if t.get("hovertemplate") and t["name"] != "Actual"]
+    assert [t["name"][:12] for t in replays] == ["Forecast of "] * 2
+
+
+def test_scenarios_compare_presets_with_the_baseline(finance_client, spend_data):
+    response = finance_client.get("/scenarios/?s=preset:80/20&s=preset:gpt-5.5-to-gpt-5.4-mini")
+    assert response.status_code == 200, response.content.decode()[:3000]
+    figure = chart_json(response, "chart-scenarios")
+    lines = [t["name"] for t in figure["data"] if t.get("hovertemplate")]
+    assert lines == ["Baseline", "80/20", "Swap gpt-5.5 for gpt-5.4-mini"]
+    bands = [t for t in figure["data"] if t.get("fill") == "tonexty"]
+    assert len(bands) == 3
+    assert len(figure["data"][1]["x"]) == 18  # whole months only
+    assert 'id="savings"' in response.content.decode()

@@ -1,0 +1,64 @@
+"""Saving scenarios: Finance and Engineering may save; owners edit and delete their own."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from forecasting.runs.models import Scenario
+from tests.dashboard.conftest import chart_json
+
+SHIFT = [{"type": "shift", "from": {"tier": "frontier"}, "to": "gpt-5.4-mini", "share": 0.5}]
+
+
+@pytest.mark.parametrize("user", ["bob", "erin"])
+def test_finance_and_engineering_can_save_a_scenario(client, spend_data, request, user):
+    client.force_login(request.getfixturevalue(user))
+    response = client.post(
+        "/scenarios/save/",
+        {"name": "Half to mini", "notes": "Q4 plan", "transforms": json.dumps(SHIFT)},
+    )
+    scenario = Scenario.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == f"/scenarios/?s=saved:{scenario.slug}"
+    assert scenario.owner.username == user and scenario.spec["transforms"][0]["share"] == 0.5
+    page = client.get(response["Location"])
+    figure = chart_json(page, "chart-scenarios")
+    assert "Half to mini" in [t["name"] for t in figure["data"]]
+    assert 'id="saved-scenarios"' in page.content.decode()
+
+
+def test_preview_draws_a_draft_without_saving(finance_client, spend_data):
+    response = finance_client.post(
+        "/scenarios/", {"name": "Draft A", "transforms": json.dumps(SHIFT), "action": "preview"}
+    )
+    assert response.status_code == 200
+    assert "Draft A" in [t["name"] for t in chart_json(response, "chart-scenarios")["data"]]
+    assert not Scenario.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "transforms",
+    ["not json", '[{"type": "teleport"}]', '[{"type": "shift", "share": 2}]', '{"a": 1}'],
+)
+def test_an_invalid_scenario_is_refused_with_the_reason(finance_client, spend_data, transforms):
+    response = finance_client.post("/scenarios/save/", {"name": "Bad", "transforms": transforms})
+    assert response.status_code == 400
+    assert 'id="filter-errors"' in response.content.decode()
+    assert not Scenario.objects.exists()
+
+
+def test_only_the_owner_may_delete(client, spend_data, bob, erin):
+    scenario = Scenario.objects.create(name="Bob's", owner=bob, spec={"transforms": SHIFT})
+    client.force_login(erin)
+    assert client.post(f"/scenarios/{scenario.slug}/delete/").status_code == 403
+    client.force_login(bob)
+    assert client.post(f"/scenarios/{scenario.slug}/delete/").status_code == 302
+    assert not Scenario.objects.exists()
+
+
+def test_a_user_without_a_role_cannot_save(client, charlie, db):
+    client.force_login(charlie)
+    response = client.post("/scenarios/save/", {"name": "x", "transforms": "[]"})
+    assert response.status_code == 403
