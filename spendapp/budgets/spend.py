@@ -8,35 +8,19 @@ estimated rows of the same group would count the same tokens twice.
 
 from __future__ import annotations
 
-import importlib
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from functools import lru_cache
 
 import pandas as pd
 from django.db.models import Sum
 
+from forecasting.runs.tiers import TierBook
 from spendapp.usage.models import DailySpend
 
 ZERO = Decimal(0)
 _SCOPE_COLUMNS = {"provider": "provider", "project": "project_id", "api_key": "api_key_id"}
-_TIER_MODULES = ("forecasting.runs.tiers", "forecasting.runs.services", "forecasting.runs.models")
-
-
-@lru_cache(maxsize=1)
-def tier_function():
-    """``tier_for(provider, model, at)`` from forecasting.runs, or None while it is not built."""
-    for name in _TIER_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        func = getattr(module, "tier_for", None)
-        if callable(func):
-            return func
-    return None
 
 
 @dataclass(frozen=True)
@@ -67,16 +51,9 @@ def spend_groups(scope: str, value: str, start: date, end: date) -> list[SpendGr
         for r in grouped.order_by()
     ]
     if scope == "tier":
-        tier_for = tier_function()
-        if tier_for is None:
-            return []
-        groups = [g for g in groups if _tier(tier_for, g.provider, g.model, g.day) == value]
+        book = TierBook()  # one price book for every group, not one per call
+        groups = [g for g in groups if book.tier(g.provider, g.model, g.day) == value]
     return groups
-
-
-def _tier(tier_for, provider: str, model: str, day: date) -> str | None:
-    tier = tier_for(provider, model, day)
-    return getattr(tier, "value", tier)
 
 
 class ScopeSpend:

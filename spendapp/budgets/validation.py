@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
-from spendapp.budgets.spend import tier_function
+from forecasting.runs.models import ModelTier
 from spendapp.providers.models import PROVIDER_CHOICES, ProviderEntity
 from spendapp.usage.models import DailySpend
 
@@ -70,8 +70,9 @@ def _check_scope(budget, add) -> None:
         add("scope_value", f"Choose which {budget.get_scope_display().lower()} this budget covers.")
         return
     if budget.scope == "tier":
-        if tier_function() is None:
-            add("scope", "Model-tier budgets need forecasting.runs' model tiers (not set up).")
+        if value not in ModelTier.Name.values:
+            names = ", ".join(ModelTier.Name.values)
+            add("scope_value", f"Unknown model tier {value!r}: use one of {names}.")
         return
     if value not in known_scope_values(budget.scope):
         add(

@@ -223,7 +223,10 @@ def test_inactive_budgets_are_not_evaluated_and_one_failure_does_not_stop_others
     broken = make_budget(name="broken", scope="tier", scope_value="small")
     from spendapp.budgets import spend as spend_module
 
-    monkeypatch.setattr(spend_module, "tier_function", lambda: 1 / 0)
+    def broken_book():
+        raise RuntimeError("tier prices unavailable")
+
+    monkeypatch.setattr(spend_module, "TierBook", broken_book)
     events = evaluate_all(NOW)
     assert {e.budget_id for e in events} == {ok.pk}
     assert not AlertEvent.objects.filter(budget=broken).exists()
