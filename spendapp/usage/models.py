@@ -135,16 +135,9 @@ class CostLineItem(models.Model):
         return f"{self.endpoint} {self.bucket_start:%Y-%m-%d} {self.line_item} {self.amount}"
 
 
-class DailySpend(models.Model):
-    """Rollup: day x account x project x model x API key x user, kept current at ingest.
+class SpendFacts(models.Model):
+    """What both rollups hold: the reporting dimensions and the summed measures."""
 
-    Dashboards, ``manage.py spend`` and forecasts read this table, never the raw ones.
-    ``billed_cost`` is NULL where the provider billed nothing at that grain (e.g. Anthropic
-    bills per workspace and model, not per key); ``estimated_cost`` is NULL where nothing in
-    the row could be priced, and ``unpriced_tokens`` counts tokens of unknown models.
-    """
-
-    day = models.DateField()
     account = _account_fact_key()
     provider = models.CharField(max_length=32)
     project_id = _dimension()
@@ -159,6 +152,21 @@ class DailySpend(models.Model):
     requests = _tokens()
     unpriced_tokens = _tokens()
     estimated_cost = models.DecimalField(max_digits=24, decimal_places=12, null=True)
+
+    class Meta:
+        abstract = True
+
+
+class DailySpend(SpendFacts):
+    """Rollup: day x account x project x model x API key x user, kept current at ingest.
+
+    Dashboards, ``manage.py spend`` and forecasts read this table, never the raw ones.
+    ``billed_cost`` is NULL where the provider billed nothing at that grain (e.g. Anthropic
+    bills per workspace and model, not per key); ``estimated_cost`` is NULL where nothing in
+    the row could be priced, and ``unpriced_tokens`` counts tokens of unknown models.
+    """
+
+    day = models.DateField()
     billed_cost = models.DecimalField(max_digits=24, decimal_places=12, null=True)
 
     class Meta:
@@ -178,25 +186,11 @@ class DailySpend(models.Model):
         return f"{self.day} {self.provider} {self.project_id} {self.model}"
 
 
-class HourlySpend(models.Model):
+class HourlySpend(SpendFacts):
     """Rollup at hour grain for the explorer's hourly view: usage and estimated cost only
     (providers bill per day, so there is no billed cost per hour)."""
 
     hour = models.DateTimeField()
-    account = _account_fact_key()
-    provider = models.CharField(max_length=32)
-    project_id = _dimension()
-    model = _dimension()
-    api_key_id = _dimension()
-    user_id = _dimension()
-    input_uncached_tokens = _tokens()
-    input_cached_tokens = _tokens()
-    cache_write_tokens = _tokens()
-    cache_write_1h_tokens = _tokens()
-    output_tokens = _tokens()
-    requests = _tokens()
-    unpriced_tokens = _tokens()
-    estimated_cost = models.DecimalField(max_digits=24, decimal_places=12, null=True)
 
     class Meta:
         constraints = [
