@@ -284,8 +284,9 @@ def claim_anomaly(view: Outlook) -> list[AlertEvent]:
 
 
 def explorer_url(budget: Budget, start: date, end: date) -> str:
-    """The explorer filtered to the budget's scope, or the budgets page for a model tier."""
-    if budget.scope == Budget.Scope.TIER:
+    """The explorer filtered to the budget's scope, or the budgets page for a model tier or
+    a team (the explorer's team view is per allocation, not per budget scope)."""
+    if budget.scope in (Budget.Scope.TIER, Budget.Scope.TEAM):
         return budgets_url(budget)
     params = {"from": start.isoformat(), "to": end.isoformat()}
     if budget.scope in EXPLORER_FILTERS:

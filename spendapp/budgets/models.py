@@ -35,6 +35,7 @@ class Budget(models.Model):
         PROJECT = "project", "Project / workspace"
         TIER = "tier", "Model tier"
         API_KEY = "api_key", "API key"
+        TEAM = "team", "Team / cost centre"
 
     class Period(models.TextChoices):
         MONTH = "month", "Monthly"
@@ -129,6 +130,11 @@ class Budget(models.Model):
     def scope_label(self) -> str:
         if self.scope == self.Scope.ORG:
             return "Whole organisation"
+        if self.scope == self.Scope.TEAM:
+            from spendapp.allocation.models import Team
+
+            team = Team.objects.filter(pk=self.scope_value).first()
+            return f"{self.get_scope_display()}: {team or self.scope_value}"
         return f"{self.get_scope_display()}: {self.scope_value}"
 
     def threshold_list(self) -> list[int]:

@@ -17,6 +17,8 @@ import pandas as pd
 from django.db.models import Sum
 
 from forecasting.runs.tiers import TierBook
+from spendapp.allocation.models import AllocatedSpend
+from spendapp.allocation.queries import subtree_ids
 from spendapp.usage.models import DailySpend
 
 ZERO = Decimal(0)
@@ -34,7 +36,13 @@ class SpendGroup:
 
 def spend_groups(scope: str, value: str, start: date, end: date) -> list[SpendGroup]:
     """Cost per day x account x project x model of one scope, ``start..end`` inclusive."""
-    rows = DailySpend.objects.filter(day__gte=start, day__lte=end)
+    if scope == "team":
+        # A team's (or cost centre's) share of each rollup row, shared costs included.
+        rows = AllocatedSpend.objects.filter(
+            day__gte=start, day__lte=end, team_id__in=subtree_ids(int(value))
+        )
+    else:
+        rows = DailySpend.objects.filter(day__gte=start, day__lte=end)
     if scope in _SCOPE_COLUMNS:
         rows = rows.filter(**{_SCOPE_COLUMNS[scope]: value})
     grouped = rows.values("day", "account", "provider", "project_id", "model").annotate(

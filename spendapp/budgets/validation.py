@@ -35,6 +35,17 @@ def known_scope_values(scope: str) -> set[str]:
     return set()
 
 
+def _find_team(value: str):
+    from django.db.models import Q
+
+    from spendapp.allocation.models import Team
+
+    match = Q(name__iexact=value) | Q(code__iexact=value)
+    if value.isdigit():
+        match |= Q(pk=int(value))
+    return Team.objects.filter(match).first()
+
+
 def validate_budget(budget) -> None:
     errors: dict[str, list[str]] = {}
 
@@ -68,6 +79,13 @@ def _check_scope(budget, add) -> None:
         return
     if not value:
         add("scope_value", f"Choose which {budget.get_scope_display().lower()} this budget covers.")
+        return
+    if budget.scope == "team":
+        team = _find_team(value)
+        if team is None:
+            add("scope_value", f"Unknown team {value!r}: use a team's name, code or id.")
+        else:
+            budget.scope_value = str(team.pk)
         return
     if budget.scope == "tier":
         if value not in ModelTier.Name.values:

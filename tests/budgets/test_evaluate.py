@@ -9,7 +9,7 @@ import pytest
 import time_machine
 
 from spendapp.budgets.evaluate import evaluate_all, evaluate_budget, outlook
-from spendapp.budgets.models import AlertEvent, Notification
+from spendapp.budgets.models import AlertEvent, Budget, Notification
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 6, 20, 12, tzinfo=UTC)  # June 1..19 complete, the 20th partial
@@ -239,3 +239,32 @@ def test_the_database_refuses_a_second_claim(make_budget):
     AlertEvent.objects.create(budget=budget, kind="threshold", period_start=JUNE, threshold=50)
     with pytest.raises(IntegrityError), transaction.atomic():
         AlertEvent.objects.create(budget=budget, kind="threshold", period_start=JUNE, threshold=50)
+
+
+def test_a_team_budget_counts_the_teams_allocated_share(spend, make_budget):
+    from spendapp.allocation.engine import recompute_allocation
+    from spendapp.allocation.models import AllocationRule, Team
+
+    spend.add(JUNE, "10", project="proj_a", key="key_1")
+    spend.add(JUNE, "20", project="proj_b", key="key_2")
+    company = Team.objects.create(name="Acme", kind="company")
+    search = Team.objects.create(name="Search", kind="team", parent=company, code="SRCH")
+    AllocationRule.objects.create(
+        dimension="api_key", value="key_2", team=search, priority=10, valid_from=JUNE
+    )
+    recompute_allocation(JUNE, JUNE)
+    by_code = make_budget(scope="team", scope_value="srch")
+    by_code.full_clean()  # the form resolves a name or code to the team's id
+    assert by_code.scope_value == str(search.pk)
+    by_code.save()
+    assert outlook(by_code, NOW).spend == 20
+    # A cost centre counts everything below it.
+    assert outlook(make_budget(scope="team", scope_value=str(company.pk)), NOW).spend == 20
+
+
+def test_an_unknown_team_is_a_clear_error(make_budget):
+    from django.core.exceptions import ValidationError
+
+    budget = Budget(name="x", amount=Decimal("5"), scope="team", scope_value="Nobody")
+    with pytest.raises(ValidationError, match="Unknown team 'Nobody'"):
+        budget.full_clean()
