@@ -32,7 +32,7 @@ TOTAL_COLOR = "#1D2430"
 # Fixed colours where the domain has a small known set, so they never collide on a page.
 FIXED_COLORS = {
     "provider": {"openai": "#0072B2", "anthropic": "#D55E00", "focus": "#009E73"},
-    "tier": {"frontier": "#D55E00", "mid": "#E69F00", "small": "#009E73", "other": "#999933"},
+    "tier": {"frontier": "#D55E00", "mid": "#E69F00", "small": "#009E73", "unknown": "#999933"},
 }
 KNOWN_MODELS = {
     "gpt-5.5": "#0072B2",

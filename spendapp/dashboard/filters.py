@@ -44,7 +44,12 @@ GROUPING_LABELS = {
     "tier": "Model tier",
     "api_key": "API key",
     "user": "User",
+    "team": "Team",
+    "cost_centre": "Cost centre",
 }
+# What "(none)" means per grouping: rows without the field, or for the allocation groupings
+# the spend no rule allocates.
+UNALLOCATED_LABEL = "Unallocated"
 # Clicking a series filters on it and groups by the next finer dimension.
 DRILL_NEXT = {
     "provider": "model",
@@ -54,6 +59,8 @@ DRILL_NEXT = {
     "project": "api_key",
     "api_key": "user",
     "user": "model",
+    "cost_centre": "team",
+    "team": "project",
 }
 KNOWN_PARAMS = {"from", "to", "by", "granularity", "metric", "chart", *GROUPINGS}
 

@@ -1,37 +1,46 @@
-"""Forecast and scenario pages: looking ahead, on the `forecasting` core."""
+"""Forecast and scenario pages, on `forecasting.runs.services`.
+
+The forecast page shows a stored forecast: the nightly run's total (`run_forecasts_task`) or,
+for one provider / model / project or before the first nightly run, the total that
+`forecast_total` computes once per day and filter and stores. Forecast vs actual comes from
+the `ForecastCheck`s of earlier stored runs. Nothing is fitted here.
+"""
 
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import date, timedelta
+from urllib.parse import quote
 
+import pandas as pd
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from forecasting import PRESETS, ForecastError, ScenarioError, validate_spec
-from forecasting.runs.models import Scenario
+from forecasting.runs import services as forecasts
+from forecasting.runs.models import SPEND, ForecastPoint, Scenario, SeriesForecast
 from spendapp.core.roles import can_save_scenarios, dashboard_view
-from spendapp.dashboard import charts, queries, scenario_data
+from spendapp.dashboard import charts, queries
 from spendapp.dashboard.filters import GROUPING_LABELS
-from spendapp.dashboard.forecasts import (
-    MIN_POINTS,
-    backtest_table,
-    cached_forecast,
-    daily_series,
-    hindcasts,
-    history_series,
-)
 from spendapp.dashboard.series import label_for
 from spendapp.dashboard.views import HISTORY_DAYS, data_today
-from spendapp.usage.queries import SpendQuery, dimension_values, spend_rows
+from spendapp.usage.queries import QueryError
 
 HORIZONS = (30, 60, 90, 180)
 SERIES_KINDS = ("provider", "model", "project")
 SHOWN_HISTORY_DAYS = 120
-MAX_SCENARIOS = 4
+PAST_RUNS = 4  # earlier runs shown against what happened
+PAST_SPACING_DAYS = 7  # ... at least a week apart, so they do not all cover the same days
+PAST_SCAN = 120  # checked runs looked at to pick those from
+MAX_SCENARIOS = forecasts.MAX_COMPARED
 BAND_COLOR = "#0f4c81"
+BASIS_LABELS = {
+    "billed": "billed spend",
+    "estimated": "estimated spend (not billed yet)",
+    "mixed": "spend, billed where known and estimated otherwise",
+}
 
 
 # --- forecast ---------------------------------------------------------------------------------
@@ -49,33 +58,83 @@ def _series_choice(raw: str, known: dict[str, list[str]]) -> tuple[str, str] | s
     return kind, value
 
 
-def _forecast_history(kind: str, value: str, first, last):
-    """Daily history of the total (billed where known) or of one series (estimated)."""
-    if not kind:
-        history = queries.spend_history(first, last)
-        return history_series(history, last), "best-known spend (billed where known)"
-    rows = spend_rows(SpendQuery(first, last, (), "day", {kind: (value,)}))
-    values = {
-        row_date: float(row["estimated_cost"]) for row in rows if (row_date := _day(row["date"]))
-    }
-    if not values:
-        return None, "estimated spend"
-    return daily_series(values, min(values), last), "estimated spend"
+def _totals(filters: dict):
+    """Stored totals (spend, every day forecast) of runs made with exactly ``filters``: the
+    nightly runs' (no filters) and those `forecast_total` stored."""
+    return SeriesForecast.objects.filter(
+        run__status__in=forecasts.OK_STATUSES,
+        run__filters=filters,
+        provider="",
+        model="",
+        project_id="",
+        measure=SPEND,
+    ).select_related("run")
 
 
-def _day(text: str):
-    from datetime import date
+def _current(filters: dict, horizon: int, as_of: date) -> SeriesForecast | None:
+    """The stored total `forecast_total` serves today for these filters, if there is one."""
+    found = _totals(filters).filter(run__as_of=as_of, run__horizon__gte=horizon)
+    return found.order_by("-run__created_at").first()
 
-    return date.fromisoformat(text[:10])
+
+def _stored_forecast(filters: dict, horizon: int, as_of: date) -> SeriesForecast:
+    """Today's stored total; without one, `forecast_total` computes it once and stores it
+    (the next request reads it). Raises `ForecastError` when there is nothing to forecast."""
+    stored = _current(filters, horizon, as_of)
+    if stored is None:
+        forecasts.forecast_total(filters or None, horizon)
+        stored = _current(filters, horizon, as_of)
+    if stored is None:  # the data moved on between the two calls (a sync finished)
+        raise ForecastError("the forecast is being updated; reload the page")
+    return stored
 
 
-def _forecast_figure(y, fc, label: str):
-    shown = y.iloc[-SHOWN_HISTORY_DAYS:]
-    fig = charts.empty_figure()
-    charts.line(
-        fig, [d.date().isoformat() for d in shown.index], shown, name="Actual", color="#1d2430"
+def _past_runs(filters: dict, as_of: date) -> list[SeriesForecast]:
+    """Earlier stored totals with a forecast-vs-actual check, newest first, a week apart."""
+    checked = (
+        _totals(filters)
+        .filter(run__as_of__lt=as_of, accuracy__days_compared__gt=0)
+        .select_related("accuracy")
+        .order_by("-run__as_of", "-run__created_at")[:PAST_SCAN]
     )
-    future = [d.date().isoformat() for d in fc.mean.index]
+    picked: list[SeriesForecast] = []
+    for series in checked:
+        if picked and picked[-1].run.as_of - series.run.as_of < timedelta(PAST_SPACING_DAYS):
+            continue
+        picked.append(series)
+        if len(picked) == PAST_RUNS:
+            break
+    return picked
+
+
+def _past_points(past: list[SeriesForecast]) -> dict[int, list[ForecastPoint]]:
+    """The points of each past forecast up to its last compared day (one query)."""
+    points: dict[int, list[ForecastPoint]] = {s.pk: [] for s in past}
+    last = {s.pk: s.accuracy.last_actual for s in past}
+    rows = ForecastPoint.objects.filter(series__in=[s.pk for s in past]).order_by("date")
+    for point in rows:
+        if last[point.series_id] is not None and point.date <= last[point.series_id]:
+            points[point.series_id].append(point)
+    return points
+
+
+def _actuals(filters: dict, first: date, as_of: date) -> pd.Series:
+    """Daily spend of the series (services' basis: billed where billed), zeros filled."""
+    history = forecasts.spend_history(first, as_of, filters or None)
+    index = pd.date_range(first, as_of, freq="D")
+    if history.empty:
+        return pd.Series(0.0, index=index)
+    return history.groupby("date")["spend"].sum().reindex(index, fill_value=0.0)
+
+
+def _dates(index) -> list[str]:
+    return [d.date().isoformat() for d in index]
+
+
+def _forecast_figure(y: pd.Series, fc, label: str):
+    fig = charts.empty_figure()
+    charts.line(fig, _dates(y.index), y, name="Actual", color="#1d2430")
+    future = _dates(fc.mean.index)
     charts.add_band(
         fig, future, fc.lower[95], fc.upper[95], color=BAND_COLOR, name="95% interval", alpha=0.12
     )
@@ -86,38 +145,54 @@ def _forecast_figure(y, fc, label: str):
     return charts.finish(fig, y_format="money", y_title=label)
 
 
-def _hindcast_figure(y, past):
-    first = min(h.actual.index[0] for h in past) - timedelta(days=14)
-    shown = y[y.index >= first]
+def _past_label(series: SeriesForecast) -> str:
+    return f"Forecast of {series.run.as_of:%Y-%m-%d}"
+
+
+def _past_figure(y: pd.Series, past: list[SeriesForecast], points: dict) -> str:
+    first = min(s.run.as_of for s in past) - timedelta(days=14)
+    shown = y[y.index >= pd.Timestamp(first)]
     fig = charts.empty_figure()
-    charts.line(
-        fig, [d.date().isoformat() for d in shown.index], shown, name="Actual", color="#1d2430"
-    )
-    for i, item in enumerate(past):
+    charts.line(fig, _dates(shown.index), shown, name="Actual", color="#1d2430")
+    for i, series in enumerate(past):
+        rows = points[series.pk]
+        if not rows:
+            continue
         color = charts.PALETTE[(i + 1) % len(charts.PALETTE)]
-        x = [d.date().isoformat() for d in item.forecast.mean.index]
-        group = item.label
-        charts.add_band(
-            fig,
-            x,
-            item.forecast.lower[80],
-            item.forecast.upper[80],
-            color=color,
-            name=f"{item.label} 80%",
-            group=group,
-        )
-        charts.line(
-            fig, x, item.forecast.mean, name=item.label, color=color, dash="dot", group=group
-        )
-    return charts.finish(fig, y_format="money", y_title="Spend per day")
+        x = [p.date.isoformat() for p in rows]
+        label = _past_label(series)
+        if all(p.lower80 is not None and p.upper80 is not None for p in rows):
+            charts.add_band(
+                fig,
+                x,
+                [p.lower80 for p in rows],
+                [p.upper80 for p in rows],
+                color=color,
+                name=f"{label} 80%",
+                group=label,
+            )
+        means = [p.mean for p in rows]
+        charts.line(fig, x, means, name=label, color=color, dash="dot", group=label)
+    return charts.to_json(charts.finish(fig, y_format="money", y_title="Spend per day"))
 
 
-@dashboard_view
-def forecast_page(request):
-    today = data_today()
-    first, last = today - timedelta(days=HISTORY_DAYS), today - timedelta(days=1)
-    known = dimension_values(SpendQuery(first, last))
-    names = queries.entity_names()
+def backtest_table(scores: list[dict]) -> list[dict]:
+    """The stored candidates' backtest scores (MASE < 1 beats seasonal naive), chosen first."""
+    rows = [
+        {
+            "model": row.get("model", ""),
+            "mase": row.get("mase"),
+            "relative_mase": row.get("relative_mase"),
+            "coverage": row.get("coverage"),
+            "chosen": bool(row.get("chosen")),
+        }
+        for row in scores
+    ]
+    rows.sort(key=lambda r: (not r["chosen"], r["mase"] if r["mase"] is not None else float("inf")))
+    return rows
+
+
+def _forecast_form(request, known, names) -> tuple[dict, tuple[str, str], int]:
     errors = [
         f"{p}: unknown parameter (use series, horizon)"
         for p in request.GET
@@ -138,6 +213,7 @@ def forecast_page(request):
         "horizons": HORIZONS,
         "horizon": horizon,
         "series_value": f"{choice[0]}:{choice[1]}" if choice[0] else "",
+        "series_label": label_for(choice[0], choice[1], names) if choice[0] else "Total",
         "series_options": [
             (
                 GROUPING_LABELS[kind],
@@ -146,67 +222,99 @@ def forecast_page(request):
             for kind in SERIES_KINDS
         ],
     }
-    if errors:
+    return context, choice, horizon
+
+
+@dashboard_view
+def forecast_page(request):
+    today = data_today()
+    known = queries.series_values(today - timedelta(days=HISTORY_DAYS), today)
+    names = queries.entity_names()
+    context, (kind, value), horizon = _forecast_form(request, known, names)
+    if context["errors"]:
         return render(request, "dashboard/forecast.html", context, status=400)
-    y, basis = _forecast_history(*choice, first, last)
-    context["basis"] = basis
-    context["series_label"] = label_for(choice[0], choice[1], names) if choice[0] else "Total"
-    if y is None or len(y) < MIN_POINTS:
-        context["empty_reason"] = f"a forecast needs at least {MIN_POINTS} days of spend history"
-        return render(request, "dashboard/forecast.html", context)
+    filters = {kind: [value]} if kind else {}
+    as_of = forecasts.default_as_of()
     try:
-        fc = cached_forecast(y, horizon)
-    except ForecastError as exc:
-        context["empty_reason"] = str(exc)
+        if as_of is None:
+            raise ForecastError("no spend data yet")
+        stored = _stored_forecast(filters, horizon, as_of)
+        fc = forecasts.stored_forecast(stored, horizon)
+    except (ForecastError, QueryError) as exc:
+        context["empty_reason"] = str(exc).removeprefix("history: ")
         return render(request, "dashboard/forecast.html", context)
-    past = hindcasts(y)
+    past = _past_runs(filters, as_of)
+    first = as_of - timedelta(days=SHOWN_HISTORY_DAYS - 1)
+    if past:
+        first = min(first, min(s.run.as_of for s in past) - timedelta(days=14))
+    y = _actuals(filters, first, as_of)
+    basis = BASIS_LABELS.get(stored.basis, "spend")
+    shown = y[y.index > pd.Timestamp(as_of - timedelta(days=SHOWN_HISTORY_DAYS))]
     context.update(
         fc=fc,
-        scores=backtest_table(fc),
+        stored=stored,
+        run=stored.run,
+        basis=basis,
+        scores=backtest_table(stored.scores),
+        notes=stored.notes,
         horizon_total=sum(fc.mean),
         horizon_lower=sum(fc.lower[80]),
         horizon_upper=sum(fc.upper[80]),
-        hindcasts=past,
-        chart_forecast=charts.to_json(_forecast_figure(y, fc, f"{basis} per day")),
-        chart_backtest=charts.to_json(_hindcast_figure(y, past)) if past else "",
+        past=[
+            {"label": _past_label(s), "run": s.run, "model": s.chosen_model, "check": s.accuracy}
+            for s in past
+        ],
+        chart_forecast=charts.to_json(_forecast_figure(shown, fc, f"{basis} per day")),
+        chart_backtest=_past_figure(y, past, _past_points(past)) if past else "",
     )
     return render(request, "dashboard/forecast.html", context)
 
 
-# --- scenarios --------------------------------------------------------------------------------
+# --- scenarios ---------------------------------------------------------------------------------
+#
+# What is compared lives in the URL, so it can be shared: ``?compare=slug1,slug2`` names saved
+# scenarios by slug; presets join as ``preset:NAME`` (``?compare=preset:80/20,slug1``).
+
+
+PRESET_PREFIX = "preset:"
 
 
 def _get_scenario(slug: str) -> Scenario:
     return get_object_or_404(Scenario.objects.select_related("owner"), slug=slug)
 
 
-def _preset_specs(prices: dict) -> dict[str, dict | str]:
-    specs = {}
-    for name, build in PRESETS.items():
-        try:
-            specs[name] = build(prices)
-        except ScenarioError as exc:
-            specs[name] = str(exc)
-    return specs
+def compare_url(keys) -> str:
+    """The share link of a comparison: ``/scenarios/?compare=a,b``."""
+    keys = list(keys)
+    return f"/scenarios/?compare={quote(','.join(keys), safe=':/,')}" if keys else "/scenarios/"
 
 
-def _selected_specs(request, presets, errors) -> list[tuple[str, dict]]:
-    """``?s=preset:80/20&s=saved:<slug>``: up to four scenarios to compare."""
-    picked = request.GET.getlist("s")
-    if len(picked) > MAX_SCENARIOS:
-        errors.append(f"s: compare at most {MAX_SCENARIOS} scenarios at once")
-        picked = picked[:MAX_SCENARIOS]
-    out = []
-    slugs = [p.partition(":")[2] for p in picked if p.startswith("saved:")]
+def _compare_keys(params) -> list[str]:
+    """``compare`` items in order, from ``compare=a,b`` and/or repeated ``compare=``."""
+    keys: list[str] = []
+    for raw in params.getlist("compare"):
+        keys.extend(part.strip() for part in raw.split(",") if part.strip())
+    return list(dict.fromkeys(keys))
+
+
+def _selected_specs(keys: list[str], presets: dict, errors: list[str]) -> list[tuple[str, dict]]:
+    """(key, spec) of up to `MAX_SCENARIOS` presets and saved scenarios (one query)."""
+    if len(keys) > MAX_SCENARIOS:
+        errors.append(f"compare: compare at most {MAX_SCENARIOS} scenarios at once")
+        keys = keys[:MAX_SCENARIOS]
+    slugs = [k for k in keys if not k.startswith(PRESET_PREFIX)]
     saved = {s.slug: s for s in Scenario.objects.filter(slug__in=slugs)} if slugs else {}
-    for item in picked:
-        kind, _, name = item.partition(":")
-        if kind == "preset" and isinstance(presets.get(name), dict):
-            out.append((item, presets[name]))
-        elif kind == "saved" and name in saved:
-            out.append((item, {**saved[name].spec, "name": saved[name].name}))
-        else:
-            errors.append(f"s: {item[:60]!r} is not a preset or saved scenario you can compare")
+    out = []
+    for key in keys:
+        if key.startswith(PRESET_PREFIX):
+            name = key.removeprefix(PRESET_PREFIX)
+            if name in presets:
+                out.append((key, presets[name]))
+                continue
+        elif key in saved:
+            out.append((key, {**saved[key].spec, "name": saved[key].name}))
+            continue
+        errors.append(f"compare: {key[:60]!r} is not a preset or saved scenario you can compare")
     return out
 
 
@@ -231,6 +339,29 @@ def _draft_spec(request) -> tuple[dict | None, str, list[str]]:
     return spec, raw, []
 
 
+def _results(specs: list[dict], errors: list[str]):
+    """(baseline, [results]) from `scenario_results`, or (reason, []) without a baseline.
+
+    One call for all of them; only when that fails are they tried one by one, to tell which
+    scenario is at fault (or that there is no baseline at all).
+    """
+    try:
+        baseline, *results = forecasts.scenario_results(specs)
+        return baseline, results
+    except (ScenarioError, ForecastError) as exc:
+        if not specs:
+            return str(exc).removeprefix("history: "), []
+    baseline, results = _results([], errors)
+    if isinstance(baseline, str):
+        return baseline, []
+    for spec in specs:
+        try:
+            results.append(forecasts.scenario_results([spec])[1])
+        except (ScenarioError, ForecastError) as exc:
+            errors.append(f"{spec.get('name', 'Scenario')}: {exc}")
+    return baseline, results
+
+
 def _scenario_figure(base_result, compared) -> str:
     fig = charts.empty_figure()
     months = [str(p) for p in base_result.monthly.index]
@@ -246,7 +377,7 @@ def _scenario_figure(base_result, compared) -> str:
         alpha=0.1,
     )
     charts.line(fig, months, monthly["spend"], name="Baseline", color="#1d2430", group="Baseline")
-    for i, (_, result) in enumerate(compared):
+    for i, result in enumerate(compared):
         color = charts.OKABE_ITO[(i + 1) % len(charts.OKABE_ITO)]
         frame = result.monthly
         charts.add_band(
@@ -270,72 +401,76 @@ def _scenario_figure(base_result, compared) -> str:
     return charts.to_json(charts.finish(fig, y_format="money", y_title="Spend per month"))
 
 
-def _preset_choices(presets: dict, selected) -> list[dict]:
-    keys = {key for key, _ in selected}
+def _preset_choices(presets: dict, keys) -> list[dict]:
+    """Every preset; those `preset_specs` left out lack a priced model to build them on."""
     return [
         {
             "name": name,
-            "available": isinstance(spec, dict),
-            "description": spec["description"] if isinstance(spec, dict) else spec,
-            "checked": f"preset:{name}" in keys,
+            "key": f"{PRESET_PREFIX}{name}",
+            "available": name in presets,
+            "description": presets[name]["description"]
+            if name in presets
+            else "no priced model of the tier it needs",
+            "checked": f"{PRESET_PREFIX}{name}" in keys,
         }
-        for name, spec in presets.items()
+        for name in PRESETS
     ]
 
 
-def _saved_choices(selected) -> list[dict]:
-    keys = {key for key, _ in selected}
+def _saved_choices(keys) -> list[dict]:
     return [
-        {"scenario": scenario, "checked": f"saved:{scenario.slug}" in keys}
+        {"scenario": scenario, "checked": scenario.slug in keys}
         for scenario in Scenario.objects.select_related("owner")[:50]
     ]
 
 
 @dashboard_view
 def scenarios(request):
-    today = data_today()
+    legacy = request.GET.getlist("s")
+    if legacy and request.method == "GET" and "compare" not in request.GET:
+        # Links of the first release: ?s=preset:NAME&s=saved:SLUG.
+        keys = [k.removeprefix("saved:") for k in legacy]
+        return redirect(compare_url(keys), permanent=True)
     errors: list[str] = []
-    unknown = [p for p in request.GET if p not in ("s", "edit")]
-    errors.extend(f"{p}: unknown parameter (use s, edit)" for p in unknown)
-    base = scenario_data.baseline(today)
-    prices = base.prices if isinstance(base, scenario_data.Baseline) else {}
-    presets = _preset_specs(prices)
-    selected = _selected_specs(request, presets, errors)
+    unknown = [p for p in request.GET if p not in ("compare", "edit")]
+    errors.extend(f"{p}: unknown parameter (use compare, edit)" for p in unknown)
+    presets = forecasts.preset_specs()
+    keys = _compare_keys(request.GET)
+    selected = _selected_specs(keys, presets, errors)
     editing = _get_scenario(request.GET["edit"]) if request.GET.get("edit") else None
     form = {
         "name": editing.name if editing else "",
         "notes": editing.notes if editing else "",
         "transforms": json.dumps(editing.spec.get("transforms", []), indent=1) if editing else "",
     }
-    draft = None
     if request.method == "POST":
         draft, form["transforms"], form_errors = _draft_spec(request)
         form["name"], form["notes"] = request.POST.get("name", ""), request.POST.get("notes", "")
         errors.extend(form_errors)
         if draft is not None:
             selected = [*selected[: MAX_SCENARIOS - 1], ("draft", draft)]
+    picked = [key for key, _ in selected if key != "draft"]
     context = {
         "page": "scenarios",
         "errors": errors,
-        "presets": _preset_choices(presets, selected),
-        "saved": _saved_choices(selected),
+        "presets": _preset_choices(presets, picked),
+        "saved": _saved_choices(picked),
         "form": form,
         "editing": editing,
         "can_save": can_save_scenarios(request.user),
         "max_scenarios": MAX_SCENARIOS,
+        "share_url": compare_url(picked) if picked else "",
     }
-    if isinstance(base, str):
-        context["empty_reason"] = base
+    baseline, compared = _results([spec for _, spec in selected], errors)
+    if isinstance(baseline, str):
+        context["empty_reason"] = baseline
     else:
-        baseline_result, outcomes = scenario_data.results(base, [spec for _, spec in selected])
-        compared = [(spec, r) for spec, r in outcomes if not isinstance(r, str)]
-        errors.extend(f"{spec['name']}: {r}" for spec, r in outcomes if isinstance(r, str))
+        prices = forecasts.price_table()
         context.update(
-            baseline=baseline_result,
-            compared=[r for _, r in compared],
-            models=base.models,
-            prices=sorted(base.prices.items()),
-            chart_scenarios=_scenario_figure(baseline_result, compared),
+            baseline=baseline,
+            compared=compared,
+            models=[f"{model} ({p['tier']})" for model, p in sorted(prices.items())],
+            chart_scenarios=_scenario_figure(baseline, compared),
         )
     status = 400 if errors else 200
     return render(request, "dashboard/scenarios.html", context, status=status)
@@ -363,7 +498,7 @@ def scenario_save(request):
         messages.error(request, "; ".join(exc.messages))
         return redirect("scenarios")
     messages.success(request, f"Scenario “{scenario.name}” saved.")
-    return redirect(f"/scenarios/?s=saved:{scenario.slug}")
+    return redirect(compare_url([scenario.slug]))
 
 
 @require_POST

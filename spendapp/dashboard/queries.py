@@ -207,3 +207,20 @@ def entity_names() -> dict[tuple[str, str], str]:
         if name:
             names[kind, external_id] = name
     return names
+
+
+def series_values(date_from: date, date_to: date) -> dict[str, list[str]]:
+    """Providers, models and projects with usage in the range: the forecast page's series
+    (one query; `dimension_values` would also resolve tiers and teams it does not need)."""
+    seen: dict[str, set[str]] = {"provider": set(), "model": set(), "project": set()}
+    combos = (
+        DailySpend.objects.filter(day__gte=date_from, day__lte=date_to)
+        .values_list("provider", "model", "project_id")
+        .distinct()
+        .order_by()
+    )
+    for provider, model, project in combos:
+        seen["provider"].add(provider)
+        seen["model"].add(model)
+        seen["project"].add(project)
+    return {key: sorted(v for v in values if v) for key, values in seen.items()}

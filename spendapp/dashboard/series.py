@@ -16,7 +16,13 @@ from decimal import Decimal
 from django.utils import timezone
 
 from spendapp.dashboard import charts
-from spendapp.dashboard.filters import GROUPING_LABELS, METRICS, ExplorerState
+from spendapp.dashboard.filters import (
+    GROUPING_LABELS,
+    METRICS,
+    UNALLOCATED_LABEL,
+    ExplorerState,
+)
+from spendapp.usage.queries import ALLOCATION_KEYS
 
 MAX_SERIES = 12
 MILLION = Decimal(1_000_000)
@@ -122,6 +128,8 @@ def periods(state: ExplorerState) -> list[str]:
 
 def label_for(kind: str, value: str | None, names: dict) -> str:
     if not value:
+        if kind in ALLOCATION_KEYS:
+            return UNALLOCATED_LABEL
         return f"(no {GROUPING_LABELS[kind].lower()})"
     name = names.get((ENTITY_KINDS.get(kind, kind), value))
     return f"{name} ({value})" if name and name != value else value
@@ -146,7 +154,12 @@ def build_series(rows: list[dict], state: ExplorerState, names: dict) -> list[Se
     series.sort(key=lambda s: (-(s.parts.rank(state.metric) or 0), s.label))
     if len(series) <= MAX_SERIES:
         return series
-    kept, rest = series[: MAX_SERIES - 1], series[MAX_SERIES - 1 :]
+    # Unallocated spend is never folded into "Other": it is what allocation rules must fix.
+    is_pinned = [state.by in ALLOCATION_KEYS and s.key is None for s in series]
+    pinned = [s for s, pin in zip(series, is_pinned, strict=True) if pin]
+    ranked = [s for s, pin in zip(series, is_pinned, strict=True) if not pin]
+    keep = MAX_SERIES - 1 - len(pinned)
+    kept, rest = [*ranked[:keep], *pinned], ranked[keep:]
     other = Series(None, f"Other ({len(rest)} series)", Parts(), defaultdict(Parts), is_other=True)
     for item in rest:
         other.parts.add(item.parts)

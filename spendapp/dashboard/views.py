@@ -3,12 +3,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from forecasting import Forecast, ForecastError, PeriodProjection
+from forecasting.runs import services as forecasts
+from forecasting.runs.tiers import TierBook
+from spendapp.allocation.queries import top_unallocated
 from spendapp.budgets.hooks import active_alerts, recent_delivery_failures
 from spendapp.budgets.models import Budget
 from spendapp.budgets.pages import budget_status
@@ -19,19 +24,28 @@ from spendapp.dashboard.filters import (
     GROUPING_LABELS,
     METRICS,
     NONE_VALUE,
+    UNALLOCATED_LABEL,
     ExplorerState,
     FilterError,
     parse_explorer,
 )
-from spendapp.dashboard.forecasts import MonthEnd, month_end
 from spendapp.dashboard.series import build_series, explorer_figure, label_for, totals_row
 from spendapp.usage.audit import price_audit
-from spendapp.usage.queries import GRANULARITIES, MAX_HOURLY_DAYS, dimension_values, spend_rows
+from spendapp.usage.queries import (
+    ALLOCATION_KEYS,
+    GRANULARITIES,
+    MAX_HOURLY_DAYS,
+    QueryError,
+    SpendQuery,
+    dimension_values,
+    spend_rows,
+)
 from spendapp.usage.reconcile import COMPARED, reconciliation
 
 OVERVIEW_CHART_DAYS = 90
 HISTORY_DAYS = 365
 DATA_HEALTH_DAYS = 30
+UNALLOCATED_ROWS = 20
 
 
 def data_today() -> date:
@@ -42,7 +56,7 @@ def data_today() -> date:
 # --- overview ---------------------------------------------------------------------------------
 
 
-def _overview_chart(history: queries.SpendHistory, outlook: MonthEnd | str | None):
+def _overview_chart(history: queries.SpendHistory, outlook: Outlook | None):
     first = history.date_to - timedelta(days=OVERVIEW_CHART_DAYS - 1)
     days = [d for d in history.days() if d >= first]
     x = [d.isoformat() for d in days]
@@ -55,14 +69,48 @@ def _overview_chart(history: queries.SpendHistory, outlook: MonthEnd | str | Non
         for provider, per_day in sorted(history.by_provider.items())
     ]
     fig = charts.series_chart(x, traces, y_format="money", y_title="Spend per day", stacked=True)
-    if isinstance(outlook, MonthEnd):
+    if outlook is not None:
         fc = outlook.forecast
-        future = [d.date().isoformat() for d in fc.mean.index]
+        shown = fc.mean.index <= outlook.projection.end  # the rest of the month
+        future = [d.date().isoformat() for d in fc.mean.index[shown]]
         charts.add_band(
-            fig, future, fc.lower[80], fc.upper[80], color="#0f4c81", name="Forecast 80%"
+            fig,
+            future,
+            fc.lower[80][shown],
+            fc.upper[80][shown],
+            color="#0f4c81",
+            name="Forecast 80%",
         )
-        charts.line(fig, future, fc.mean, name="Forecast", color="#0f4c81", dash="dot")
+        charts.line(fig, future, fc.mean[shown], name="Forecast", color="#0f4c81", dash="dot")
     return fig
+
+
+@dataclass(frozen=True)
+class Outlook:
+    """The month-end projection of `forecasting.runs.services` and the daily forecast it rests
+    on (the stored run's, or one computed once and stored by `forecast_total`)."""
+
+    projection: PeriodProjection
+    forecast: Forecast
+
+    @property
+    def actuals_until(self) -> date:
+        return self.forecast.mean.index[0].date() - timedelta(days=1)
+
+    @property
+    def model(self) -> str:
+        return self.forecast.model
+
+
+def _outlook() -> Outlook | str:
+    """The month-end projection, or why there is none. Both calls read the same stored
+    forecast (the month never has more than 31 days left)."""
+    try:
+        projection = forecasts.month_end_projection()
+        fc = forecasts.forecast_total(horizon=31)
+    except (ForecastError, QueryError) as exc:
+        return str(exc)
+    return Outlook(projection, fc)
 
 
 def _budgets() -> list[dict]:
@@ -96,15 +144,17 @@ def overview(request):
         "empty": history.empty,
     }
     if not history.empty:
-        outlook = month_end(history, today)
+        outlook = _outlook()
         context.update(
             mtd=history.between(today.replace(day=1), today),
             last_month=_last_month(history, today),
-            outlook=outlook if isinstance(outlook, MonthEnd) else None,
+            outlook=outlook if isinstance(outlook, Outlook) else None,
             outlook_note=outlook if isinstance(outlook, str) else "",
             movers=queries.top_movers(history.last_day),
             last_day=history.last_day,
-            chart_spend=charts.to_json(_overview_chart(history, outlook)),
+            chart_spend=charts.to_json(
+                _overview_chart(history, outlook if isinstance(outlook, Outlook) else None)
+            ),
         )
     return render(request, "dashboard/overview.html", context)
 
@@ -120,10 +170,8 @@ def _last_month(history: queries.SpendHistory, today: date) -> queries.DaySpend:
 # --- explorer ---------------------------------------------------------------------------------
 
 
-def _known_values(date_from: date, date_to: date) -> dict[str, list[str]]:
-    from spendapp.usage.queries import SpendQuery
-
-    return dimension_values(SpendQuery(date_from, date_to))
+def _known_values(date_from: date, date_to: date, tier_book: TierBook | None = None) -> dict:
+    return dimension_values(SpendQuery(date_from, date_to), tier_book=tier_book)
 
 
 def _filter_choices(state: ExplorerState, known: dict[str, list[str]], names: dict) -> list:
@@ -131,7 +179,8 @@ def _filter_choices(state: ExplorerState, known: dict[str, list[str]], names: di
     for key, label in GROUPING_LABELS.items():
         picked = set(state.filters.get(key, ()))
         options = [(v, label_for(key, v, names)) for v in known.get(key, [])]
-        options.append((NONE_VALUE, f"(no {label.lower()})"))
+        none_text = UNALLOCATED_LABEL if key in ALLOCATION_KEYS else f"(no {label.lower()})"
+        options.append((NONE_VALUE, none_text))
         choices.append(
             {
                 "name": key,
@@ -162,7 +211,10 @@ def explorer(request):
     known_cache: dict = {}
 
     def known(date_from, date_to):
-        known_cache["values"] = _known_values(date_from, date_to)
+        # One TierBook (price overrides, bands, tier overrides) for the filter choices and
+        # the tier grouping of this request.
+        known_cache["tiers"] = TierBook()
+        known_cache["values"] = _known_values(date_from, date_to, known_cache["tiers"])
         return known_cache["values"]
 
     try:
@@ -175,7 +227,11 @@ def explorer(request):
             **_explorer_form(default, values, names),
         }
         return render(request, "dashboard/explorer.html", context, status=400)
-    rows = spend_rows(state.spend_query())
+    try:
+        rows = spend_rows(state.spend_query(), tier_book=known_cache.get("tiers"))
+    except QueryError as exc:  # e.g. a team renamed between the form and the query
+        context = {"page": "explorer", "errors": [str(exc)], **_explorer_form(state, {}, names)}
+        return render(request, "dashboard/explorer.html", context, status=400)
     series = build_series(rows, state, names)
     active_filters = [
         {
@@ -212,11 +268,15 @@ def explorer_export(request):
             "\n".join(exc.messages) + "\n", status=400, content_type="text/plain; charset=utf-8"
         )
     query = state.spend_query()
+    try:
+        rows = spend_rows(query)
+    except QueryError as exc:
+        return HttpResponse(f"{exc}\n", status=400, content_type="text/plain; charset=utf-8")
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = (
         f'attachment; filename="spend-{state.date_from}-{state.date_to}.csv"'
     )
-    exports.write_spend_csv(response, query, spend_rows(query))
+    exports.write_spend_csv(response, query, rows)
     return response
 
 
@@ -304,6 +364,7 @@ def data_health(request):
         "audit_flags": [row for row in audit if row.flagged],
         "audit_ok": sum(1 for row in audit if not row.flagged),
         "delivery_failures": recent_delivery_failures(),
+        "unallocated": top_unallocated(date_from, date_to, limit=UNALLOCATED_ROWS),
         "has_accounts": bool(accounts),
     }
     return render(request, "dashboard/data_health.html", context, status=400 if errors else 200)

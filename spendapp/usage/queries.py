@@ -4,6 +4,16 @@ explorer and its CSV export, so what the command prints is what the page shows.
 Day, week and month read `DailySpend`; hour reads `HourlySpend` (estimated cost only, since
 providers bill per day) over at most `MAX_HOURLY_DAYS` days. Both tables are indexed on
 (time, provider) and (account, time), which is what the date-range filter here uses.
+
+Grouping or filtering by ``team`` or ``cost_centre`` reads the allocated rollup instead
+(`spendapp.allocation`: every DailySpend row once per team it is allocated to, team NULL when
+no rule matches), so the teams plus "Unallocated" add up to the same total. Allocation is
+daily, so these have no hourly view.
+
+Model tiers are the official rule of `forecasting.runs.tiers` (price bands + admin
+overrides): the distinct (provider, model) pairs of the range are resolved in Python with one
+`TierBook`, at the last day of the range, and become a SQL ``CASE`` so that the aggregation
+stays in the database.
 """
 
 from __future__ import annotations
@@ -15,16 +25,9 @@ from decimal import Decimal
 from django.db.models import Case, CharField, F, Q, Sum, Value, When
 from django.db.models.functions import TruncMonth, TruncWeek
 
+from forecasting.runs.tiers import UNKNOWN as UNKNOWN_TIER
+from forecasting.runs.tiers import TierBook
 from spendapp.usage.models import DailySpend, HourlySpend
-
-# Model tiers by name pattern (case-insensitive regex, first match wins). Scenarios speak of
-# small / mid / frontier models; the explorer groups and filters by the same words.
-MODEL_TIERS = (
-    ("small", r"(mini|nano|haiku|flash|lite|small)"),
-    ("frontier", r"(opus|gpt-5\.5|gpt-5$|o3-pro|ultra|pro$)"),
-    ("mid", r"(sonnet|gpt-5\.[0-4]|gpt-4|o3|o4|glm|deepseek|llama|mistral|qwen|gemini)"),
-)
-UNKNOWN_TIER = "other"
 
 # Public grouping names -> rollup columns (or expressions).
 GROUPINGS = {
@@ -35,7 +38,13 @@ GROUPINGS = {
     "tier": "tier",
     "api_key": "api_key_id",
     "user": "user_id",
+    "team": "team__name",
+    "cost_centre": "cost_centre__name",
 }
+# Groupings answered from the allocated rollup (daily only).
+ALLOCATION_KEYS = ("team", "cost_centre")
+# Cost-centre value of spend allocated to a team outside any department (None = unallocated).
+NO_COST_CENTRE = "No cost centre"
 GRANULARITIES = ("hour", "day", "week", "month")
 MAX_HOURLY_DAYS = 31
 INPUT_COLUMNS = (
@@ -59,20 +68,27 @@ class QueryError(ValueError):
     """A spend query that cannot be answered as asked; the message says which parameter."""
 
 
-def tier_expression() -> Case:
-    """SQL expression: the tier of the row's model, by `MODEL_TIERS`."""
-    whens = [When(model__iregex=pattern, then=Value(tier)) for tier, pattern in MODEL_TIERS]
+def tier_map(pairs, at: date, book: TierBook | None = None) -> dict[tuple[str, str], str]:
+    """``(provider, model) -> tier`` by the official rule, at ``at`` (one `TierBook`: three
+    queries when none is given). Rows without a model have no price: they are "unknown"."""
+    pairs = sorted({(p, m) for p, m in pairs if m})
+    if not pairs:
+        return {}
+    book = book or TierBook()
+    return {(p, m): book.tier(p, m, at) for p, m in pairs}
+
+
+def tier_expression(mapping: dict[tuple[str, str], str]) -> Case:
+    """SQL ``CASE`` giving each row the tier of its (provider, model) from ``mapping``; one
+    branch per provider and tier (``model IN (...)``); anything else is "unknown"."""
+    grouped: dict[tuple[str, str], list[str]] = {}
+    for (provider, model), tier in sorted(mapping.items()):
+        grouped.setdefault((provider, tier), []).append(model)
+    whens = [
+        When(provider=provider, model__in=models, then=Value(tier))
+        for (provider, tier), models in grouped.items()
+    ]
     return Case(*whens, default=Value(UNKNOWN_TIER), output_field=CharField())
-
-
-def model_tier(model: str) -> str:
-    """The tier of one model name, the same rule as `tier_expression` (for labels, colours)."""
-    import re
-
-    for tier, pattern in MODEL_TIERS:
-        if re.search(pattern, model, flags=re.IGNORECASE):
-            return tier
-    return UNKNOWN_TIER
 
 
 @dataclass(frozen=True)
@@ -98,6 +114,11 @@ class SpendQuery:
         bad = [key for key in self.filters if key not in GROUPINGS]
         if bad:
             raise QueryError(f"filter: unknown field {', '.join(bad)} (use {', '.join(GROUPINGS)})")
+        if self.hourly and self.allocated:
+            raise QueryError(
+                "granularity: team and cost centre spend is allocated per day; pick day, week "
+                "or month"
+            )
         days = (self.date_to - self.date_from).days + 1
         if self.granularity == "hour" and days > MAX_HOURLY_DAYS:
             raise QueryError(
@@ -109,6 +130,15 @@ class SpendQuery:
     def hourly(self) -> bool:
         return self.granularity == "hour"
 
+    @property
+    def allocated(self) -> bool:
+        """Whether the query reads the allocated rollup (teams, cost centres)."""
+        return any(key in self.by or key in self.filters for key in ALLOCATION_KEYS)
+
+    @property
+    def tiered(self) -> bool:
+        return "tier" in self.by or "tier" in self.filters
+
 
 def _decimal_text(value: Decimal | None) -> str | None:
     if value is None:
@@ -117,19 +147,72 @@ def _decimal_text(value: Decimal | None) -> str | None:
     return "0" if text in {"-0", ""} else text
 
 
-def _base_rows(query: SpendQuery):
-    """Rollup rows of the query's range and filters (hourly or daily table)."""
+def _range_rows(query: SpendQuery):
+    """Rollup rows of the query's date range: hourly, daily or allocated daily."""
     if query.hourly:
         t0 = datetime(query.date_from.year, query.date_from.month, query.date_from.day, tzinfo=UTC)
         t1 = datetime(query.date_to.year, query.date_to.month, query.date_to.day, tzinfo=UTC)
-        rows = HourlySpend.objects.filter(hour__gte=t0, hour__lt=t1 + timedelta(days=1))
-    else:
-        rows = DailySpend.objects.filter(day__gte=query.date_from, day__lte=query.date_to)
-    if "tier" in query.by or "tier" in query.filters:
-        rows = rows.alias(tier=tier_expression())
+        return HourlySpend.objects.filter(hour__gte=t0, hour__lt=t1 + timedelta(days=1))
+    if query.allocated:
+        from spendapp.allocation.queries import UNALLOCATED, filtered
+
+        # Team names -> ids: `filtered` selects each team with the teams below it.
+        teams = query.filters.get("team")
+        keys = None
+        if teams is not None:
+            keys = [*_team_ids([v for v in teams if v]), *([UNALLOCATED] if "" in teams else [])]
+        return filtered(query.date_from, query.date_to, {"team": keys} if keys is not None else {})
+    return DailySpend.objects.filter(day__gte=query.date_from, day__lte=query.date_to)
+
+
+def _team_ids(names) -> list[int]:
+    from spendapp.allocation.models import Team
+
+    found = dict(Team.objects.filter(name__in=names).values_list("name", "pk"))
+    missing = [name for name in names if name not in found]
+    if missing:
+        raise QueryError(f"team: no team named {missing[0]!r}")
+    return [found[name] for name in names]
+
+
+def _cost_centre_filter(values: tuple[str, ...]) -> Q:
+    """Cost centres by name; "" = unallocated, `NO_COST_CENTRE` = allocated to a team outside
+    any department."""
+    condition = Q(cost_centre__name__in=[v for v in values if v and v != NO_COST_CENTRE])
+    if "" in values:
+        condition |= Q(team__isnull=True)
+    if NO_COST_CENTRE in values:
+        condition |= Q(team__isnull=False, cost_centre__isnull=True)
+    return condition
+
+
+def _base_rows(query: SpendQuery, tier_book: TierBook | None = None):
+    """Rollup rows of the query's range and filters, with a ``tier`` alias when needed (one
+    query for the range's (provider, model) pairs, plus the `TierBook`'s unless given)."""
+    rows = _range_rows(query)
+    if query.tiered:
+        pairs = rows.values_list("provider", "model").distinct().order_by()
+        rows = rows.alias(tier=tier_expression(tier_map(pairs, query.date_to, tier_book)))
     for key, values in query.filters.items():
-        rows = rows.filter(Q(**{f"{GROUPINGS[key]}__in": values}))
+        if key == "team":
+            continue  # in `_range_rows`
+        if key == "cost_centre":
+            rows = rows.filter(_cost_centre_filter(values))
+        else:
+            rows = rows.filter(Q(**{f"{GROUPINGS[key]}__in": values}))
     return rows
+
+
+def _group_column(key: str):
+    if key == "cost_centre":
+        # Unallocated stays NULL; allocated spend outside any department is named as such.
+        return Case(
+            When(team__isnull=True, then=Value(None)),
+            When(cost_centre__isnull=True, then=Value(NO_COST_CENTRE)),
+            default=F("cost_centre__name"),
+            output_field=CharField(),
+        )
+    return F(GROUPINGS[key])
 
 
 def _period(query: SpendQuery):
@@ -140,7 +223,7 @@ def _period(query: SpendQuery):
     ]
 
 
-def spend_rows(query: SpendQuery) -> list[dict]:
+def spend_rows(query: SpendQuery, *, tier_book: TierBook | None = None) -> list[dict]:
     """Totals per period and grouping, as JSON-ready dicts (money as decimal strings).
 
     Fields: ``date`` (period start: a day, a Monday, a month's first day, or an ISO hour),
@@ -148,10 +231,15 @@ def spend_rows(query: SpendQuery) -> list[dict]:
     `MEASURE_FIELDS`. ``input_tokens`` counts every input type (uncached, cache reads and
     writes); ``cached_input_tokens`` the cache reads among them. ``billed_cost`` is None where
     nothing was billed at that grain (and always at hour grain).
+
+    ``team`` and ``cost_centre`` are names; None is the unallocated bucket (and a cost centre
+    of `NO_COST_CENTRE` is spend allocated to a team outside any department). ``tier`` is a
+    tier name of `forecasting.runs.tiers` ("unknown" for models without a price).
+    ``tier_book``: a `TierBook` to reuse (the page already loaded one).
     """
-    rows = _base_rows(query)
+    rows = _base_rows(query, tier_book)
     # Aliased: an annotation may not share a name with a model field ("provider", "model").
-    columns = {f"g_{key}": F(GROUPINGS[key]) for key in query.by}
+    columns = {f"g_{key}": _group_column(key) for key in query.by}
     measures = {
         "s_input": Sum(sum((F(c) for c in INPUT_COLUMNS[1:]), F(INPUT_COLUMNS[0]))),
         "s_cached": Sum("input_cached_tokens"),
@@ -177,20 +265,50 @@ def spend_rows(query: SpendQuery) -> list[dict]:
     return result
 
 
-def dimension_values(query: SpendQuery) -> dict[str, list[str]]:
+def dimension_values(query: SpendQuery, *, tier_book: TierBook | None = None) -> dict:
     """Values each grouping takes in the query's date range (filters ignored), sorted: the
-    choices of the explorer's filters and the check that a filter names something real."""
+    choices of the explorer's filters and the check that a filter names something real.
+
+    Two queries (the usage combinations, the team tree) plus the
+    `TierBook`'s when there is usage and none is given.
+    """
     rows = DailySpend.objects.filter(day__gte=query.date_from, day__lte=query.date_to)
     seen: dict[str, set[str]] = {key: set() for key in GROUPINGS}
     combos = rows.values_list(
         "provider", "account__name", "project_id", "model", "api_key_id", "user_id"
     ).distinct()
+    pairs = set()
     for provider, account, project, model, api_key, user in combos:
         seen["provider"].add(provider)
         seen["account"].add(account)
         seen["project"].add(project)
         seen["model"].add(model)
-        seen["tier"].add(model_tier(model))
+        pairs.add((provider, model))
         seen["api_key"].add(api_key)
         seen["user"].add(user)
+    tiers = tier_map(pairs, query.date_to, tier_book)
+    seen["tier"].update(tiers.get(pair, UNKNOWN_TIER) for pair in pairs)
+    seen["team"], seen["cost_centre"] = _allocated_values(query)
     return {key: sorted(v for v in values if v) for key, values in seen.items()}
+
+
+def _allocated_values(query: SpendQuery) -> tuple[set[str], set[str]]:
+    """Team names (every team: one selects the teams below it too) and cost-centre names
+    (departments, and `NO_COST_CENTRE` when some team sits under none). One query."""
+    from spendapp.allocation.models import Team
+
+    tree = {
+        pk: (name, kind, parent)
+        for pk, name, kind, parent in Team.objects.values_list("pk", "name", "kind", "parent_id")
+    }
+    teams, centres = set(), set()
+    for pk, (name, kind, _) in tree.items():
+        teams.add(name)
+        seen, node = set(), pk
+        while node is not None and node not in seen and tree[node][1] != "department":
+            seen.add(node)
+            node = tree[node][2]
+        centres.add(tree[node][0] if node is not None and node not in seen else NO_COST_CENTRE)
+        if kind == "department":
+            centres.add(name)
+    return teams, centres

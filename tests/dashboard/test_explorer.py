@@ -166,9 +166,18 @@ def test_the_data_health_page_refuses_nonsense_with_400(finance_client, spend_da
     assert 'id="filter-errors"' in response.content.decode()
 
 
+FIVE = "preset:80/20,preset:frontier-open-mix,preset:gpt-5.5-to-gpt-5.4-mini,a-1,b-2"
+
+
 @pytest.mark.parametrize(
     "params",
-    [{"s": "preset:nope"}, {"s": ["saved:missing"]}, {"s": ["preset:80/20"] * 5}, {"q": "1"}],
+    [
+        {"compare": "preset:nope"},
+        {"compare": ["missing-slug"]},
+        {"compare": FIVE},
+        {"q": "1"},
+        {"s": "x", "compare": "y"},  # the old parameter, mixed with the new
+    ],
 )
 def test_the_scenario_page_refuses_nonsense_with_400(finance_client, spend_data, params):
     response = finance_client.get("/scenarios/", params)

@@ -10,6 +10,7 @@ from forecasting.runs.models import Scenario
 from tests.dashboard.conftest import chart_json
 
 SHIFT = [{"type": "shift", "from": {"tier": "frontier"}, "to": "gpt-5.4-mini", "share": 0.5}]
+CUT = [{"type": "fewer_calls", "reduction": 0.3}]
 
 
 @pytest.mark.parametrize("user", ["bob", "erin"])
@@ -21,7 +22,7 @@ def test_finance_and_engineering_can_save_a_scenario(client, spend_data, request
     )
     scenario = Scenario.objects.get()
     assert response.status_code == 302
-    assert response["Location"] == f"/scenarios/?s=saved:{scenario.slug}"
+    assert response["Location"] == f"/scenarios/?compare={scenario.slug}"
     assert scenario.owner.username == user and scenario.spec["transforms"][0]["share"] == 0.5
     page = client.get(response["Location"])
     figure = chart_json(page, "chart-scenarios")
@@ -47,6 +48,27 @@ def test_an_invalid_scenario_is_refused_with_the_reason(finance_client, spend_da
     assert response.status_code == 400
     assert 'id="filter-errors"' in response.content.decode()
     assert not Scenario.objects.exists()
+
+
+def test_saved_scenarios_are_shared_by_slug_and_compared_with_presets(
+    finance_client, spend_data, bob
+):
+    one = Scenario.objects.create(name="Half to mini", owner=bob, spec={"transforms": SHIFT})
+    two = Scenario.objects.create(name="Price cut", owner=bob, spec={"transforms": CUT})
+    url = f"/scenarios/?compare={one.slug},{two.slug},preset:80/20"
+    response = finance_client.get(url)
+    assert response.status_code == 200, response.content.decode()[:2000]
+    lines = [t["name"] for t in chart_json(response, "chart-scenarios")["data"]]
+    assert [n for n in lines if "80%" not in n and "lower" not in n] == [
+        "Baseline",
+        "Half to mini",
+        "Price cut",
+        "80/20",
+    ]
+    assert f'href="{url}" id="share-link"' in response.content.decode()
+    assert [r.name for r in response.context["compared"]] == ["Half to mini", "Price cut", "80/20"]
+    cut = response.context["compared"][1]
+    assert cut.total < response.context["baseline"].total
 
 
 def test_only_the_owner_may_delete(client, spend_data, bob, erin):

@@ -2,6 +2,11 @@
 
 The explorer's CSV export prints the same rows for the same options, e.g.
 ``spend --from 2026-09-01 --to 2026-09-30 --by model,project --filter provider=openai``.
+
+``--by team`` / ``--by cost_centre`` read the allocated rollup: team and cost-centre names,
+null for unallocated spend (``--filter team=`` selects it; ``--filter team=Platform`` selects
+the team and the teams below it). ``--by tier`` uses the model tiers of the admin (price
+bands and overrides).
 """
 
 import json
@@ -51,7 +56,7 @@ class Command(BaseCommand):
             default=[],
             metavar="FIELD=VALUE[,VALUE...]",
             help=f"keep only rows whose FIELD ({', '.join(GROUPINGS)}) is one of the values; "
-            "repeatable",
+            "an empty value matches rows without the field (team=: unallocated); repeatable",
         )
 
     def handle(self, *args, **options):
@@ -66,6 +71,7 @@ class Command(BaseCommand):
         filters = parse_filters(options["filters"])
         try:
             query = SpendQuery(date_from, date_to, by, options["granularity"], filters)
+            rows = spend_rows(query)  # may refuse a filter value, e.g. an unknown team
         except QueryError as exc:
             raise CommandError(str(exc)) from None
-        self.stdout.write(json.dumps(spend_rows(query), indent=1))
+        self.stdout.write(json.dumps(rows, indent=1))

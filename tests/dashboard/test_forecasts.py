@@ -1,0 +1,76 @@
+"""The forecast page reads stored runs (`forecasting.runs`): the run's date and model, and
+forecast vs actual from the checks of earlier runs. It computes only when no run exists."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import time_machine
+
+from forecasting.runs import services
+from forecasting.runs.models import ForecastCheck, ForecastRun
+from tests.dashboard.conftest import NOW, TODAY, chart_json
+
+AS_OF = TODAY - timedelta(days=1)
+
+
+def test_the_forecast_page_shows_a_stored_run_and_its_forecast_vs_actual(
+    finance_client, spend_data
+):
+    # Two weeks ago the page computed and stored a total (no nightly run yet); tonight's task
+    # checked it against what came and made tonight's run of every series.
+    with time_machine.travel(NOW - timedelta(days=14), tick=False):
+        services.forecast_total(horizon=90)
+    past = ForecastRun.objects.get()
+    assert past.as_of == AS_OF - timedelta(days=14)
+    assert services.check_forecasts(until=AS_OF) == 1
+    check = ForecastCheck.objects.get(series=past.total)
+    current = services.run_forecasts(horizon=90, as_of=AS_OF, demand=False)
+    runs = ForecastRun.objects.count()
+
+    response = finance_client.get("/forecast/?horizon=30")
+    assert response.status_code == 200
+    assert ForecastRun.objects.count() == runs  # read, not recomputed
+    html = response.content.decode()
+    assert response.context["run"] == current
+    assert current.total.chosen_model in html
+    assert 'id="forecast-run"' in html and AS_OF.strftime("%b %-d, %Y") in html
+    forecast = chart_json(response, "chart-forecast")
+    line = next(t for t in forecast["data"] if t["name"].startswith("Forecast ("))
+    assert line["name"] == f"Forecast ({current.total.chosen_model})"
+    assert line["x"][0] == TODAY.isoformat() and len(line["x"]) == 30
+
+    # Forecast vs actual: the earlier run's stored check and its stored points.
+    assert [p["check"] for p in response.context["past"]] == [check]
+    assert 'id="forecast-checks"' in html and past.total.chosen_model in html
+    assert check.days_compared == 14
+    past_chart = chart_json(response, "chart-backtest")
+    label = f"Forecast of {past.as_of:%Y-%m-%d}"
+    mean = next(t for t in past_chart["data"] if t["name"] == label)
+    assert len(mean["x"]) == 14 and mean["x"][-1] == AS_OF.isoformat()
+
+
+def test_without_a_run_the_page_computes_once_and_stores_it(finance_client, spend_data):
+    assert not ForecastRun.objects.exists()
+    first = finance_client.get("/forecast/?series=model:gpt-5.5&horizon=30")
+    assert first.status_code == 200
+    run = ForecastRun.objects.get()
+    assert run.kind == "total" and run.filters == {"model": ["gpt-5.5"]}
+    assert run.trigger == "on-demand" and run.as_of == AS_OF
+    assert first.context["run"] == run
+    assert "Computed on first view today" in first.content.decode()
+    assert "No earlier forecast" in first.content.decode()
+    again = finance_client.get("/forecast/?series=model:gpt-5.5&horizon=60")
+    assert again.status_code == 200 and ForecastRun.objects.count() == 1
+    assert len(again.context["fc"].mean) == 60
+
+
+def test_the_overview_projection_uses_the_stored_run(finance_client, spend_data):
+    services.forecast_total(horizon=90)  # stores today's total run
+    current = ForecastRun.objects.get()
+    response = finance_client.get("/")
+    assert ForecastRun.objects.count() == 1
+    outlook = response.context["outlook"]
+    assert outlook.model == current.total.chosen_model
+    assert outlook.actuals_until == AS_OF
+    assert outlook.projection.end.date() == TODAY.replace(day=30)
