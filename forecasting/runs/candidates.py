@@ -88,3 +88,8 @@ SPEND_CANDIDATES: tuple[type[Candidate], ...] = (
     RobustLogETS,
     RobustLogTheta,
 )
+
+#: The scenarios' 18-month demand baseline: one forecast per model x project x token measure,
+#: computed on a page view (then cached for the day), so only the cheap, robust candidates
+#: (seconds, not minutes); ARIMA and Theta cost ~0.1 s each per series (benchmarks).
+BASELINE_CANDIDATES: tuple[type[Candidate], ...] = (SeasonalNaive, ETS, RobustLogETS)

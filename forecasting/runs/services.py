@@ -57,7 +57,7 @@ from forecasting import (
 from forecasting.backtest import Rejection, mase_scale, scores_frame
 from forecasting.intervals import ErrorModel
 from forecasting.prep import prepare
-from forecasting.runs.candidates import SPEND_CANDIDATES
+from forecasting.runs.candidates import BASELINE_CANDIDATES, SPEND_CANDIDATES
 from forecasting.runs.models import (
     SPEND,
     ForecastCheck,
@@ -67,7 +67,7 @@ from forecasting.runs.models import (
     SeriesForecast,
 )
 from forecasting.runs.tiers import TierBook, tier_for
-from spendapp.usage.models import DailySpend, PriceOverride, SyncRun
+from spendapp.usage.models import DailySpend, PriceOverride
 from spendapp.usage.pricing import MILLION, PriceBook
 from spendapp.usage.queries import QueryError
 
@@ -831,14 +831,6 @@ def _horizon_days(as_of: date, horizon_months: int) -> int:
 _BASELINES: dict[tuple, DemandForecast] = {}
 
 
-def _data_version() -> tuple:
-    # A new sync may change history: key cached baselines on the latest sync and row count.
-    return (
-        SyncRun.objects.aggregate(last=Max("finished_at"))["last"],
-        DailySpend.objects.count(),
-    )
-
-
 def demand_baseline(
     horizon_months: int = 18, filters: dict[str, list[str]] | None = None
 ) -> DemandForecast:
@@ -846,15 +838,16 @@ def demand_baseline(
 
     The forecast runs from the day after the last complete day to the end of the
     ``horizon_months``-th month (the current month counts as the first). Only models of the
-    price table are kept: a scenario cannot price the others. Cached in the process per day,
-    filters and data version (it takes seconds to minutes).
+    price table are kept: a scenario cannot price the others. Cached in the process per day
+    (the last complete day) and filters: an hourly sync does not change a month-scale
+    baseline enough to pay for a refit on the next page view.
     """
     as_of = default_as_of()
     if as_of is None:
         raise ScenarioError("history: no usage data yet")
     horizon = _horizon_days(as_of, horizon_months)
     filters = _normal_filters(filters)
-    key = (as_of, horizon, repr(filters), _data_version())
+    key = (as_of, horizon, repr(filters))
     if key not in _BASELINES:
         history = demand_history(*_window(as_of), filters=filters, by=("model", "project"))
         history = history[history["model"].isin(price_table(as_of))]
@@ -868,7 +861,7 @@ def demand_baseline(
             measures=DEMAND_MEASURES,
             horizon=horizon,
             levels=(80,),
-            candidates=SPEND_CANDIDATES,
+            candidates=BASELINE_CANDIDATES,
         )
     return _BASELINES[key]
 
