@@ -1,8 +1,9 @@
-"""Run the benchmarks: ``python -m benchmarks [ingest|forecast|all] [-- extra arguments]``.
+"""Run the benchmarks: ``python -m benchmarks [ingest|forecast|dashboard|all] [-- extra args]``.
 
 Each benchmark runs in its own Python process (``sys.executable``), so peak-memory figures
 are its own. Extra arguments after ``--`` go to the chosen benchmark (not with ``all``).
-The ingestion benchmark needs ``DEBUG=1`` (development settings), as ``make bench`` sets.
+The ingestion and dashboard benchmarks need ``DEBUG=1`` (development settings), as ``make bench``
+sets.
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
+NAMES = ("ingest", "forecast", "dashboard")
 
 
 def _commands() -> dict[str, list[str] | None]:
     forecast = HERE / "forecast_bench.py"
     return {
         "ingest": [sys.executable, "-m", "benchmarks.ingest_bench"],
+        "dashboard": [sys.executable, "-m", "benchmarks.dashboard_bench"],
         # Owned by the forecasting work; run only when it exists.
         "forecast": [sys.executable, str(forecast)] if forecast.exists() else None,
     }
@@ -28,14 +31,14 @@ def _commands() -> dict[str, list[str] | None]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-    parser.add_argument("which", nargs="?", choices=("ingest", "forecast", "all"), default="all")
+    parser.add_argument("which", nargs="?", choices=(*NAMES, "all"), default="all")
     parser.add_argument("extra", nargs=argparse.REMAINDER, help="arguments for the benchmark")
     args = parser.parse_args(argv)
     extra = [a for a in args.extra if a != "--"] if args.extra else []
     if args.which == "all" and extra:
-        parser.error("extra arguments need one benchmark: ingest or forecast")
+        parser.error(f"extra arguments need one benchmark: {', '.join(NAMES)}")
     commands = _commands()
-    names = ["ingest", "forecast"] if args.which == "all" else [args.which]
+    names = list(NAMES) if args.which == "all" else [args.which]
     status: dict[str, str] = {}
     for name in names:
         command = commands[name]
