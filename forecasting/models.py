@@ -17,6 +17,7 @@ Cheap models (seasonal naive, Theta, MSTL) are simply refit at each origin.
 
 from __future__ import annotations
 
+import abc
 import warnings
 
 import numpy as np
@@ -38,7 +39,7 @@ def _tile(pattern: np.ndarray, steps: int) -> np.ndarray:
     return np.tile(pattern, reps)[:steps]
 
 
-class Candidate:
+class Candidate(abc.ABC):
     """Base class: holds the series and options; ``fit()`` never mutates it."""
 
     name = "candidate"
@@ -51,19 +52,21 @@ class Candidate:
         self.season = season
         self.estimate_until = len(y) if estimate_until is None else estimate_until
 
+    @abc.abstractmethod
     def fit(self) -> Fitted:
-        raise NotImplementedError
+        """Estimate the model on ``values[:estimate_until]``."""
 
 
-class Fitted:
+class Fitted(abc.ABC):
     """Fitted candidate; subclasses implement `forecast_from`."""
 
     def __init__(self, model: Candidate) -> None:
         self.model = model
         self.name = model.name
 
+    @abc.abstractmethod
     def forecast_from(self, origin: int, steps: int) -> np.ndarray:
-        raise NotImplementedError
+        """Forecast ``steps`` values after the first ``origin`` observations."""
 
     def forecast(self, steps: int) -> np.ndarray:
         return self.forecast_from(len(self.model.values), steps)
