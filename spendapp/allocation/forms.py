@@ -56,6 +56,8 @@ class SharedCostForm(forms.ModelForm):
         fields = ["name", "method", "note"]
 
     def __init__(self, *args, **kwargs):
+        # Its own ids: the page also shows the team form (id_name) and the rule form (id_note).
+        kwargs.setdefault("auto_id", "shared_%s")
         super().__init__(*args, **kwargs)
         if self.instance.pk and not self.is_bound:
             self.initial["shares"] = "\n".join(
