@@ -119,12 +119,15 @@ def _past_points(past: list[SeriesForecast]) -> dict[int, list[ForecastPoint]]:
 
 
 def _actuals(filters: dict, first: date, as_of: date) -> pd.Series:
-    """Daily spend of the series (services' basis: billed where billed), zeros filled."""
+    """Daily spend of the series (services' basis: billed where billed), from its first day
+    with data: a day without rows inside that span is zero spend, but days before the data
+    began are unknown, not zero."""
     history = forecasts.spend_history(first, as_of, filters or None)
-    index = pd.date_range(first, as_of, freq="D")
     if history.empty:
-        return pd.Series(0.0, index=index)
-    return history.groupby("date")["spend"].sum().reindex(index, fill_value=0.0)
+        return pd.Series(0.0, index=pd.date_range(first, as_of, freq="D"))
+    daily = history.groupby("date")["spend"].sum()
+    index = pd.date_range(daily.index.min(), as_of, freq="D")
+    return daily.reindex(index, fill_value=0.0)
 
 
 def _dates(index) -> list[str]:

@@ -24,10 +24,10 @@ NAV = {
 #   usage combinations, allocated teams / cost centres, the spend query.
 # forecast (10): series values, entity names, last data day, today's stored total, its
 #   points, earlier checked totals (no points query when there are none), spend history.
-# scenarios (19): preset_specs' price table (price overrides, tier bands, tier overrides,
-#   models seen), saved scenarios, scenario_results (last data day, data version: last sync
-#   and row count; the baseline is cached in the process; price table again: 4), the price
-#   table of the "models priced" list (4).
+# scenarios (17): preset_specs' price table (price overrides, tier bands, tier overrides,
+#   models seen), saved scenarios, scenario_results (last data day; the baseline is cached in
+#   the process per day; price table again: 4), the price table of the "models priced"
+#   list (4).
 # data health (13): reconciliation, runs, freshness (2), price audit (overrides, accounts,
 #   cost lines; + usage when anything is billed per model), unpriced, deliveries, top
 #   unallocated (+ entity names when there is any).
@@ -36,7 +36,7 @@ QUERIES = {
     "/": 17,
     "/explorer/": 10,
     "/forecast/": 10,
-    "/scenarios/": 19,
+    "/scenarios/": 17,
     "/data-health/": 13,
     "/explorer/export.csv": 9,
 }
