@@ -30,7 +30,7 @@ from spendapp.providers.models import ProviderAccount
 from spendapp.usage.models import SyncRun
 from tests.e2e.conftest import wait_for
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 DAYS = 30
 SYNC = "spendapp.usage.tasks.sync_account"
 EVALUATE = "spendapp.budgets.tasks.evaluate_budgets"

@@ -20,7 +20,7 @@ from spendapp.providers.models import ProviderAccount
 from spendapp.usage.models import SyncRun, UsageBucket
 from tests.e2e.conftest import wait_for
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 DAYS = 120
 SYNC = "spendapp.usage.tasks.sync_account"
 

@@ -31,7 +31,7 @@ def test_healthz_answers_503_when_the_broker_folder_is_gone(client, settings, tm
     assert "missing or not writable" in response.json()["checks"]["broker"]
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_healthz_answers_503_when_the_database_is_down(client, settings):
     from django.db import connections
 

@@ -147,7 +147,7 @@ def test_an_unknown_key_is_reported_without_being_echoed(fake, caplog):
     assert "0123456789" not in caplog.text
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_only_one_sync_per_account_runs_at_a_time(fake):
     account = _account(fake)
     db = connection.settings_dict
