@@ -77,18 +77,17 @@ def _wait_for_port(port: int, timeout: float = 30) -> bool:
     return False
 
 
-def _start_demo(env: dict[str, str], fake_port: str) -> None:
-    """Point the demo accounts at the fake server and sync them now, through the worker."""
+def _queue_first_sync(env: dict[str, str], fake_port: str) -> None:
+    """Once the fake server answers, sync the demo accounts now, through the worker."""
     if not _wait_for_port(int(fake_port)):
         print("[launcher] the fake provider server did not come up; no demo data", flush=True)
         return
-    _run_step(["demo", "--fake-url", f"http://127.0.0.1:{fake_port}"], env)
     send = (
         "import django; django.setup(); from spendapp.usage.tasks import sync_all_accounts; "
         "sync_all_accounts.delay()"
     )
     subprocess.run([sys.executable, "-c", send], cwd=BASE_DIR, env=env, check=True)
-    print("[launcher] demo accounts created; the first sync is running in the worker", flush=True)
+    print("[launcher] demo accounts ready; the first sync is running in the worker", flush=True)
 
 
 def _stop_database(url: str) -> None:
@@ -137,10 +136,13 @@ def main() -> int:
         _run_step(["bootstrap"], env)
         demo = env.get("SPENDAPP_DEMO", "1") != "0"
         fake_port = env.get("FAKE_PROVIDERS_PORT", "8765")
+        if demo:
+            # Point the demo accounts at this run's fake server before any worker can sync.
+            _run_step(["demo", "--fake-url", f"http://127.0.0.1:{fake_port}"], env)
         for name, args in _processes(host, port, demo, fake_port).items():
             procs[name] = _start(name, args, env)
         if demo:
-            _start_demo(env, fake_port)
+            _queue_first_sync(env, fake_port)
         print(f"\n[launcher] Spendapp is running: open http://{host}:{port}/  (Ctrl-C stops it)\n")
         while not stopping:
             dead = [name for name, proc in procs.items() if proc.poll() is not None]
