@@ -20,7 +20,7 @@ workspace, ``workspace_id: null`` means the default workspace and becomes
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal, localcontext
 from typing import Any
 
@@ -75,6 +75,8 @@ def cents_to_units(amount: Decimal) -> Decimal:
 
 class AnthropicConnector(Connector):
     provider = "anthropic"
+    probe_endpoint = "anthropic.messages"
+    connected_message = "Connected to Anthropic: the admin key can read the usage report."
     default_base_url = "https://api.anthropic.com"
     display_name = "Anthropic"
 
@@ -243,16 +245,3 @@ class AnthropicConnector(Connector):
                 )
             )
         return entities
-
-    def _test_connection(self) -> str:
-        end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-        params = [
-            ("starting_at", rfc3339(end - timedelta(days=1))),
-            ("ending_at", rfc3339(end)),
-            ("bucket_width", "1d"),
-            ("limit", "1"),
-        ]
-        body = self._get(self._url("organizations/usage_report/messages"), params)
-        spec = EndpointSpec("anthropic.messages", "usage", "1d", timedelta(days=1))
-        self.parse_page(spec, body)
-        return "Connected to Anthropic: the admin key can read the usage report."

@@ -19,7 +19,7 @@ from __future__ import annotations
 import abc
 import contextlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar, Literal
@@ -74,6 +74,8 @@ class Connector(abc.ABC):
     """Base class of every provider connector."""
 
     provider: ClassVar[str]
+    probe_endpoint: ClassVar[str]  # what test_connection reads
+    connected_message: ClassVar[str]
     default_base_url: ClassVar[str]
     display_name: ClassVar[str]
 
@@ -127,9 +129,18 @@ class Connector(abc.ABC):
     def _names(self) -> list[NamedEntity]:
         """Display names for projects/workspaces, API keys and users."""
 
-    @abc.abstractmethod
     def _test_connection(self) -> str:
-        """One small real call; a short human message."""
+        """One small real call: a day of ``probe_endpoint``, one bucket, parsed like any page."""
+        spec = replace(
+            self.endpoint(self.probe_endpoint),
+            bucket_width="1d",
+            max_window=timedelta(days=1),
+            page_limit=1,
+        )
+        end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+        params = self._window_params(spec, end - timedelta(days=1), end)
+        self.parse_page(spec, self._get(self._url(self._path(spec)), params))
+        return self.connected_message
 
     # -- shared behaviour ---------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -158,6 +158,8 @@ def _measure(value: Any, field: str) -> int | str:
 
 class OpenAIConnector(Connector):
     provider = "openai"
+    probe_endpoint = "openai.completions"
+    connected_message = "Connected to OpenAI: the admin key can read organization usage."
     default_base_url = "https://api.openai.com/v1"
     display_name = "OpenAI"
 
@@ -392,16 +394,3 @@ class OpenAIConnector(Connector):
             name = dimension(item, "name", where) or dimension(item, "email", where)
             entities.append(NamedEntity("user", user_id, name))
         return entities
-
-    def _test_connection(self) -> str:
-        end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-        params = [
-            ("start_time", unix_seconds(end - timedelta(days=1))),
-            ("end_time", unix_seconds(end)),
-            ("bucket_width", "1d"),
-            ("limit", "1"),
-        ]
-        body = self._get(self._url("organization/usage/completions"), params)
-        spec = EndpointSpec("openai.completions", "usage", "1d", timedelta(days=1))
-        self.parse_page(spec, body)
-        return "Connected to OpenAI: the admin key can read organization usage."
