@@ -67,7 +67,8 @@ from forecasting.runs.models import (
     SeriesForecast,
 )
 from forecasting.runs.tiers import TierBook, tier_for
-from spendapp.usage.models import DailySpend, PriceOverride
+from spendapp.usage.cubes import rollup_for
+from spendapp.usage.models import DailyModelSpend, PriceOverride
 from spendapp.usage.pricing import MILLION, PriceBook
 from spendapp.usage.queries import QueryError
 
@@ -136,8 +137,12 @@ def _normal_filters(filters: Mapping[str, Iterable[str]] | None) -> dict[str, li
 
 
 def _rows(date_from: date, date_to: date, filters: Mapping | None):
-    rows = DailySpend.objects.filter(day__gte=date_from, day__lte=date_to)
-    for key, values in _normal_filters(filters).items():
+    """Rollup rows of the range and filters, from the smallest rollup that keeps projects and
+    models (the grain of the "billed where known" choice) and every filtered field."""
+    filters = _normal_filters(filters)
+    rollup = rollup_for(("project", "model", *filters))
+    rows = rollup.objects.filter(day__gte=date_from, day__lte=date_to)
+    for key, values in filters.items():
         rows = rows.filter(**{f"{FILTER_COLUMNS[key]}__in": values})
     return rows
 
@@ -260,7 +265,7 @@ def default_as_of() -> date | None:
     """
     today = timezone.now().astimezone(UTC).date()
     yesterday = today - timedelta(days=1)
-    last = DailySpend.objects.filter(day__lte=today).aggregate(last=Max("day"))["last"]
+    last = DailyModelSpend.objects.filter(day__lte=today).aggregate(last=Max("day"))["last"]
     if last is None:
         return None
     return yesterday if last >= yesterday else last - timedelta(days=1)
@@ -785,7 +790,7 @@ def price_table(as_of: date | None = None) -> dict:
     book = PriceBook(PriceOverride.objects.all())
     tiers = TierBook(book)
     providers: dict[str, str] = {}
-    seen = DailySpend.objects.exclude(model="").values_list("model", "provider").distinct()
+    seen = DailyModelSpend.objects.exclude(model="").values_list("model", "provider").distinct()
     for model, provider in sorted(seen):
         providers.setdefault(model, provider)  # one price per model name (the core's key)
     for model, provider in PRESET_MODELS.items():

@@ -19,7 +19,7 @@ from django.db.models import Sum
 from forecasting.runs.tiers import TierBook
 from spendapp.allocation.models import AllocatedSpend
 from spendapp.allocation.queries import subtree_ids
-from spendapp.usage.models import DailySpend
+from spendapp.usage.cubes import rollup_for
 
 ZERO = Decimal(0)
 _SCOPE_COLUMNS = {"provider": "provider", "project": "project_id", "api_key": "api_key_id"}
@@ -42,7 +42,8 @@ def spend_groups(scope: str, value: str, start: date, end: date) -> list[SpendGr
             day__gte=start, day__lte=end, team_id__in=subtree_ids(int(value))
         )
     else:
-        rows = DailySpend.objects.filter(day__gte=start, day__lte=end)
+        rollup = rollup_for(("project", "model", scope if scope in _SCOPE_COLUMNS else "day"))
+        rows = rollup.objects.filter(day__gte=start, day__lte=end)
     if scope in _SCOPE_COLUMNS:
         rows = rows.filter(**{_SCOPE_COLUMNS[scope]: value})
     grouped = rows.values("day", "account", "provider", "project_id", "model").annotate(

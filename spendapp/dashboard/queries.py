@@ -1,4 +1,4 @@
-"""Page queries of the dashboard: each reads the daily rollup (or the sync bookkeeping) once
+"""Page queries of the dashboard: each reads a daily rollup (or the sync bookkeeping) once
 and returns plain values; the explorer's series come from `spendapp.usage.queries`.
 
 "Spend" on the overview is *billed where known, estimated otherwise*, decided per day and
@@ -17,7 +17,7 @@ from decimal import Decimal
 from django.db.models import Max, Min, Q, Sum
 
 from spendapp.providers.models import ProviderAccount, ProviderEntity
-from spendapp.usage.models import DailySpend, SyncRun
+from spendapp.usage.models import DailyModelSpend, SpendCombination, SyncRun
 from spendapp.usage.reconcile import ReconRow, reconciliation
 
 ZERO = Decimal(0)
@@ -105,7 +105,7 @@ def top_movers(last_day: date, limit: int = 5) -> list[Mover]:
     this_start = last_day - timedelta(days=6)
     prev_start = this_start - timedelta(days=7)
     rows = (
-        DailySpend.objects.filter(day__gte=prev_start, day__lte=last_day)
+        DailyModelSpend.objects.filter(day__gte=prev_start, day__lte=last_day)
         .values("provider", "model")
         .annotate(
             this_week=Sum("estimated_cost", filter=Q(day__gte=this_start)),
@@ -152,7 +152,7 @@ def freshness(today: date) -> list[AccountFreshness]:
     scanned (a day-range on the rollup's day index); older data counts as none."""
     since = today - timedelta(days=FRESHNESS_WINDOW_DAYS)
     newest = dict(
-        DailySpend.objects.filter(day__gte=since)
+        DailyModelSpend.objects.filter(day__gte=since)
         .values("account_id")
         .annotate(last=Max("day"))
         .values_list("account_id", "last")
@@ -185,7 +185,7 @@ class UnpricedModel:
 
 def unpriced_models(date_from: date, date_to: date) -> list[UnpricedModel]:
     rows = (
-        DailySpend.objects.filter(day__gte=date_from, day__lte=date_to, unpriced_tokens__gt=0)
+        DailyModelSpend.objects.filter(day__gte=date_from, day__lte=date_to, unpriced_tokens__gt=0)
         .values("provider", "model")
         .annotate(tokens=Sum("unpriced_tokens"), first=Min("day"), last=Max("day"))
         .order_by("-tokens")
@@ -210,11 +210,12 @@ def entity_names() -> dict[tuple[str, str], str]:
 
 
 def series_values(date_from: date, date_to: date) -> dict[str, list[str]]:
-    """Providers, models and projects with usage in the range: the forecast page's series
-    (one query; `dimension_values` would also resolve tiers and teams it does not need)."""
+    """Providers, models and projects with usage in the calendar months of the range: the
+    forecast page's series (one query on `SpendCombination`; `dimension_values` would also
+    resolve tiers and teams it does not need)."""
     seen: dict[str, set[str]] = {"provider": set(), "model": set(), "project": set()}
     combos = (
-        DailySpend.objects.filter(day__gte=date_from, day__lte=date_to)
+        SpendCombination.objects.filter(month__gte=date_from.replace(day=1), month__lte=date_to)
         .values_list("provider", "model", "project_id")
         .distinct()
         .order_by()

@@ -180,6 +180,9 @@ class DailySpend(SpendFacts):
             # Date-range scans of every dashboard query, then per-provider filters.
             models.Index(fields=["day", "provider"], name="dailyspend_day_provider"),
             models.Index(fields=["account", "day"], name="dailyspend_account_day"),
+            # One project's or key's history (explorer filters, per-key budgets).
+            models.Index(fields=["project_id", "day"], name="dailyspend_project_day"),
+            models.Index(fields=["api_key_id", "day"], name="dailyspend_api_key_day"),
         ]
 
     def __str__(self) -> str:
@@ -290,3 +293,99 @@ class PriceOverride(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} {self.model_pattern} from {self.valid_from}"
+
+
+# --- Derived rollups --------------------------------------------------------------------------
+# DailySpend holds one row per day and (project, model, API key, user): a year of it is
+# hundreds of thousands of rows on a busy organisation. Most questions need fewer dimensions,
+# so smaller tables are derived from it, kept current by PostgreSQL triggers on DailySpend in
+# the same transaction (see `spendapp.usage.cubes`, whose `rollup_for` picks the smallest one
+# that holds every dimension a query groups or filters by). Sums of sums are exact, and
+# ``billed_cost`` stays NULL exactly where every DailySpend row under it is NULL.
+
+
+class RollupMeasures(models.Model):
+    """The measures of DailySpend, summed."""
+
+    input_uncached_tokens = _tokens()
+    input_cached_tokens = _tokens()
+    cache_write_tokens = _tokens()
+    cache_write_1h_tokens = _tokens()
+    output_tokens = _tokens()
+    requests = _tokens()
+    unpriced_tokens = _tokens()
+    estimated_cost = models.DecimalField(max_digits=24, decimal_places=12, null=True)
+    billed_cost = models.DecimalField(max_digits=24, decimal_places=12, null=True)
+
+    class Meta:
+        abstract = True
+
+
+class DailyModelSpend(RollupMeasures):
+    """DailySpend summed per day x account x model (projects, keys and users folded in)."""
+
+    day = models.DateField()
+    account = _account_fact_key()
+    provider = models.CharField(max_length=32)
+    model = _dimension()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "account", "model"], name="dailymodelspend_natural_key"
+            )
+        ]
+        indexes = [models.Index(fields=["account", "day"], name="dailymodelspend_account_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.provider} {self.model}"
+
+
+class DailyProjectSpend(RollupMeasures):
+    """DailySpend summed per day x account x project x model (keys and users folded in)."""
+
+    day = models.DateField()
+    account = _account_fact_key()
+    provider = models.CharField(max_length=32)
+    project_id = _dimension()
+    model = _dimension()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "account", "project_id", "model"],
+                name="dailyprojectspend_natural_key",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["account", "day"], name="dailyprojectspend_account_day"),
+            # One project's history (forecast series, project budgets, explorer filters).
+            models.Index(fields=["project_id", "day"], name="dailyprojectspend_project_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.provider} {self.project_id} {self.model}"
+
+
+class SpendCombination(models.Model):
+    """Each combination of reporting dimensions seen in a calendar month: the explorer's
+    filter choices for a date range without scanning a year of DailySpend."""
+
+    month = models.DateField(help_text="First day of the month.")
+    account = _account_fact_key()
+    provider = models.CharField(max_length=32)
+    project_id = _dimension()
+    model = _dimension()
+    api_key_id = _dimension()
+    user_id = _dimension()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["month", "account", "project_id", "model", "api_key_id", "user_id"],
+                name="spendcombination_natural_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} {self.provider} {self.project_id} {self.model}"

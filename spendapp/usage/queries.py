@@ -1,9 +1,11 @@
 """Spend totals from the rollups: one query code path for `manage.py spend`, the dashboard's
 explorer and its CSV export, so what the command prints is what the page shows.
 
-Day, week and month read `DailySpend`; hour reads `HourlySpend` (estimated cost only, since
-providers bill per day) over at most `MAX_HOURLY_DAYS` days. Both tables are indexed on
-(time, provider) and (account, time), which is what the date-range filter here uses.
+Day, week and month read the smallest daily rollup that holds every grouping and filter
+(`spendapp.usage.cubes.rollup_for`: day x account x model, day x account x project x model, or
+the full `DailySpend`); hour reads `HourlySpend` (estimated cost only, since providers bill per
+day) over at most `MAX_HOURLY_DAYS` days. Every one of them leads an index with its time
+column, which is what the date-range filter here uses.
 
 Grouping or filtering by ``team`` or ``cost_centre`` reads the allocated rollup instead
 (`spendapp.allocation`: every DailySpend row once per team it is allocated to, team NULL when
@@ -27,7 +29,8 @@ from django.db.models.functions import TruncMonth, TruncWeek
 
 from forecasting.runs.tiers import UNKNOWN as UNKNOWN_TIER
 from forecasting.runs.tiers import TierBook
-from spendapp.usage.models import DailySpend, HourlySpend
+from spendapp.usage.cubes import rollup_for
+from spendapp.usage.models import HourlySpend, SpendCombination
 
 # Public grouping names -> rollup columns (or expressions).
 GROUPINGS = {
@@ -162,7 +165,8 @@ def _range_rows(query: SpendQuery):
         if teams is not None:
             keys = [*_team_ids([v for v in teams if v]), *([UNALLOCATED] if "" in teams else [])]
         return filtered(query.date_from, query.date_to, {"team": keys} if keys is not None else {})
-    return DailySpend.objects.filter(day__gte=query.date_from, day__lte=query.date_to)
+    rollup = rollup_for((*query.by, *query.filters))
+    return rollup.objects.filter(day__gte=query.date_from, day__lte=query.date_to)
 
 
 def _team_ids(names) -> list[int]:
@@ -266,17 +270,23 @@ def spend_rows(query: SpendQuery, *, tier_book: TierBook | None = None) -> list[
 
 
 def dimension_values(query: SpendQuery, *, tier_book: TierBook | None = None) -> dict:
-    """Values each grouping takes in the query's date range (filters ignored), sorted: the
-    choices of the explorer's filters and the check that a filter names something real.
+    """Values each grouping takes in the calendar months of the query's date range (filters
+    ignored), sorted: the choices of the explorer's filters and the check that a filter names
+    something real. Read from `SpendCombination` (a few thousand rows for a year), so a value
+    seen only earlier in the first month or later in the last one is offered too.
 
     Two queries (the usage combinations, the team tree) plus the
     `TierBook`'s when there is usage and none is given.
     """
-    rows = DailySpend.objects.filter(day__gte=query.date_from, day__lte=query.date_to)
     seen: dict[str, set[str]] = {key: set() for key in GROUPINGS}
-    combos = rows.values_list(
-        "provider", "account__name", "project_id", "model", "api_key_id", "user_id"
-    ).distinct()
+    combos = (
+        SpendCombination.objects.filter(
+            month__gte=query.date_from.replace(day=1), month__lte=query.date_to
+        )
+        .values_list("provider", "account__name", "project_id", "model", "api_key_id", "user_id")
+        .distinct()
+        .order_by()
+    )
     pairs = set()
     for provider, account, project, model, api_key, user in combos:
         seen["provider"].add(provider)

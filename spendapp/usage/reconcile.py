@@ -1,5 +1,6 @@
 """Reconciliation: billed cost (the providers' cost endpoints) against the estimate (usage x
-the price catalog), per day and account, read from the DailySpend rollup which holds both.
+the price catalog), per day and account, read from the day x account x model rollup
+(`DailyModelSpend`, derived from DailySpend) which holds both.
 
 Statuses:
 
@@ -22,7 +23,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 from django.db.models import Count, F, Sum
 
-from spendapp.usage.models import TOKEN_FIELDS, DailySpend
+from spendapp.usage.models import TOKEN_FIELDS, DailyModelSpend
 
 COMPARED = "compared"
 PENDING = "pending"
@@ -90,7 +91,7 @@ def reconciliation(date_from: date, date_to: date, account=None) -> list[ReconRo
     ``account``: a ProviderAccount, its id, or None for every account. Days on which an
     account has neither usage nor cost are left out.
     """
-    rows = DailySpend.objects.filter(day__gte=date_from, day__lte=date_to)
+    rows = DailyModelSpend.objects.filter(day__gte=date_from, day__lte=date_to)
     account_id = _account_id(account)
     if account_id is not None:
         rows = rows.filter(account_id=account_id)
