@@ -117,6 +117,11 @@ except ValueError as exc:
     raise ImproperlyConfigured(str(exc)) from None
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60, min_value=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Memory per sort or hash step of a query: a year of explorer rows groups in memory instead of
+# spilling to disk at PostgreSQL's 4 MB default. Per connection and step, so keep it modest.
+DATABASE_WORK_MEM_MB = env_int("DATABASE_WORK_MEM_MB", 32, min_value=1, max_value=4096)
+_options = DATABASES["default"].setdefault("OPTIONS", {})
+_options["options"] = f"{_options.get('options', '')} -c work_mem={DATABASE_WORK_MEM_MB}MB".strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- auth ------------------------------------------------------------------------------------

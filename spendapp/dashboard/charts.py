@@ -159,9 +159,9 @@ def series_chart(
     Stacked money/counts are bars (a stacked area hides small series); lines otherwise.
     ``meta`` travels with the trace to the page (e.g. the drill-down URL).
     """
-    fig = go.Figure()
+    traces = []
     for item in series:
-        common = {
+        trace = {
             "x": list(x),
             "y": _floats(item["values"]),
             "name": item["name"],
@@ -169,18 +169,22 @@ def series_chart(
             "hovertemplate": _hover(y_format),
         }
         if bar or stacked:
-            fig.add_trace(go.Bar(marker={"color": item["color"]}, **common))
+            trace.update(type="bar", marker={"color": item["color"]})
         else:
-            fig.add_trace(
-                go.Scatter(
-                    mode="lines+markers" if len(x) < 40 else "lines",
-                    line={"color": item["color"], "width": 2},
-                    connectgaps=False,
-                    **common,
-                )
+            trace.update(
+                type="scatter",
+                mode="lines+markers" if len(x) < 40 else "lines",
+                line={"color": item["color"], "width": 2},
+                connectgaps=False,
             )
-    _layout(fig, y_format=y_format, y_title=y_title, stacked=stacked or bar)
-    return fig
+        traces.append(trace)
+    # plotly.py checks every element of every data array it is given: for a year of a dozen
+    # series that is most of the page's time. These traces are built from the fixed property
+    # names above (tests/dashboard/test_charts.py validates them), so the check is skipped
+    # for the data; the layout is still checked.
+    frame = go.Figure()
+    _layout(frame, y_format=y_format, y_title=y_title, stacked=stacked or bar)  # validated
+    return go.Figure({"data": traces, "layout": frame.to_dict()["layout"]}, _validate=False)
 
 
 def add_band(

@@ -1,4 +1,4 @@
-"""The explorer's rows (from `spend_rows`) folded into chart series and a totals table.
+"""The explorer's rows (from `spend_records`) folded into chart series and a totals table.
 
 Every metric is computed from additive parts (cost, tokens, requests) summed first, so a
 ratio such as $ per million tokens is right for a series, for "Other" and for the total
@@ -22,7 +22,7 @@ from spendapp.dashboard.filters import (
     UNALLOCATED_LABEL,
     ExplorerState,
 )
-from spendapp.usage.queries import ALLOCATION_KEYS
+from spendapp.usage.queries import ALLOCATION_KEYS, OTHER, SpendRecord, spend_records
 
 MAX_SERIES = 12
 MILLION = Decimal(1_000_000)
@@ -49,16 +49,16 @@ class Parts:
         self.requests += other.requests
 
     @classmethod
-    def of_row(cls, row: dict) -> Parts:
-        billed = row["billed_cost"]
+    def of_record(cls, record: SpendRecord) -> Parts:
+        billed = record.billed_cost
         return cls(
-            estimated=Decimal(row["estimated_cost"]),
-            billed=Decimal(billed) if billed is not None else Decimal(0),
-            billed_rows=int(billed is not None),
-            input_tokens=row["input_tokens"],
-            cached_input_tokens=row["cached_input_tokens"],
-            output_tokens=row["output_tokens"],
-            requests=row["requests"],
+            record.estimated_cost,
+            billed if billed is not None else Decimal(0),
+            int(billed is not None),
+            record.input_tokens,
+            record.cached_input_tokens,
+            record.output_tokens,
+            record.requests,
         )
 
     @property
@@ -106,7 +106,7 @@ class Series:
 
 
 def periods(state: ExplorerState) -> list[str]:
-    """Every period start of the range, in `spend_rows`' ``date`` format (gaps show as 0)."""
+    """Every period start of the range, in `spend_records`' ``period`` format (gaps show as 0)."""
     first, last = state.date_from, state.date_to
     if state.granularity == "hour":
         start = datetime(first.year, first.month, first.day, tzinfo=UTC)
@@ -135,37 +135,83 @@ def label_for(kind: str, value: str | None, names: dict) -> str:
     return f"{name} ({value})" if name and name != value else value
 
 
-def build_series(rows: list[dict], state: ExplorerState, names: dict) -> list[Series]:
-    """Series sorted by size; beyond `MAX_SERIES` the rest is folded into one "Other"."""
-    grouped: dict[str | None, dict[str, Parts]] = defaultdict(lambda: defaultdict(Parts))
-    for row in rows:
-        key = row.get(state.by) if state.by else None
-        grouped[key][row["date"]].add(Parts.of_row(row))
-    series = []
-    for key, by_period in grouped.items():
-        total = Parts()
-        for parts in by_period.values():
-            total.add(parts)
-        label = label_for(state.by, key, names) if state.by else "Total"
-        color = charts.color_for(state.by, key) if state.by else charts.TOTAL_COLOR
-        series.append(
-            Series(key, label, total, dict(by_period), state.drill(key) if state.by else "", color)
-        )
+def _series(key, parts: Parts, state: ExplorerState, names: dict) -> Series:
+    if not state.by:
+        return Series(None, "Total", parts, {}, "", charts.TOTAL_COLOR)
+    label = label_for(state.by, key, names)
+    return Series(key, label, parts, {}, state.drill(key), charts.color_for(state.by, key))
+
+
+def explorer_series(state: ExplorerState, names: dict, tier_book=None) -> list[Series]:
+    """The explorer's series, sorted by size; beyond `MAX_SERIES` the smallest are folded
+    into one "Other" (unallocated spend is never folded: it is what allocation rules must fix).
+
+    Two queries: each value's totals over the range (to rank them), then the per-period rows
+    with every value not shown summed by PostgreSQL into "Other", so a year by API key
+    sends a dozen series to Python, not hundreds.
+    """
+    query = state.spend_query()
+    if not state.by:
+        records = spend_records(query, tier_book=tier_book)
+        if not records:
+            return []
+        total = _series(None, Parts(), state, names)
+        _fill(total, records)
+        for parts in total.by_period.values():
+            total.parts.add(parts)
+        return [total]
+    series = [
+        _series(r.keys[0], Parts.of_record(r), state, names)
+        for r in spend_records(query, tier_book=tier_book, per_period=False)
+    ]
+    series = _merge_unreported(series)
     series.sort(key=lambda s: (-(s.parts.rank(state.metric) or 0), s.label))
-    if len(series) <= MAX_SERIES:
-        return series
-    # Unallocated spend is never folded into "Other": it is what allocation rules must fix.
-    is_pinned = [state.by in ALLOCATION_KEYS and s.key is None for s in series]
-    pinned = [s for s, pin in zip(series, is_pinned, strict=True) if pin]
-    ranked = [s for s, pin in zip(series, is_pinned, strict=True) if not pin]
-    keep = MAX_SERIES - 1 - len(pinned)
-    kept, rest = [*ranked[:keep], *pinned], ranked[keep:]
-    other = Series(None, f"Other ({len(rest)} series)", Parts(), defaultdict(Parts), is_other=True)
-    for item in rest:
-        other.parts.add(item.parts)
-        for period, parts in item.by_period.items():
-            other.by_period[period].add(parts)
-    return [*kept, other]
+    keep = None
+    if len(series) > MAX_SERIES:
+        is_pinned = [state.by in ALLOCATION_KEYS and s.key is None for s in series]
+        pinned = [s for s, pin in zip(series, is_pinned, strict=True) if pin]
+        ranked = [s for s, pin in zip(series, is_pinned, strict=True) if not pin]
+        cut = MAX_SERIES - 1 - len(pinned)
+        rest = ranked[cut:]
+        other = Series(None, f"Other ({len(rest)} series)", Parts(), {}, is_other=True)
+        for item in rest:
+            other.parts.add(item.parts)
+        series = [*ranked[:cut], *pinned, other]
+        keep = {s.key for s in series if not s.is_other}
+    by_key = {OTHER if s.is_other else s.key: s for s in series}
+    records = spend_records(query, tier_book=tier_book, keep=keep)
+    for key, group in _by_key(records).items():
+        if key in by_key:  # else: first seen after the ranking query (a sync committed)
+            _fill(by_key[key], group)
+    return series
+
+
+def _merge_unreported(series: list[Series]) -> list[Series]:
+    """ "" and NULL both mean "not reported": one series."""
+    out: dict = {}
+    for item in series:
+        if item.key in out:
+            out[item.key].parts.add(item.parts)
+        else:
+            out[item.key] = item
+    return list(out.values())
+
+
+def _by_key(records: list[SpendRecord]) -> dict:
+    grouped: dict = defaultdict(list)
+    for record in records:
+        grouped[record.keys[0]].append(record)
+    return grouped
+
+
+def _fill(series: Series, records: list[SpendRecord]) -> None:
+    by_period = series.by_period
+    for record in records:
+        parts = Parts.of_record(record)
+        if record.period in by_period:  # "" and NULL, both "not reported"
+            by_period[record.period].add(parts)
+        else:
+            by_period[record.period] = parts
 
 
 def _x(period: str, granularity: str) -> str:

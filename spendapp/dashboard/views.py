@@ -29,7 +29,7 @@ from spendapp.dashboard.filters import (
     FilterError,
     parse_explorer,
 )
-from spendapp.dashboard.series import build_series, explorer_figure, label_for, totals_row
+from spendapp.dashboard.series import explorer_figure, explorer_series, label_for, totals_row
 from spendapp.usage.audit import price_audit
 from spendapp.usage.queries import (
     ALLOCATION_KEYS,
@@ -228,11 +228,10 @@ def explorer(request):
         }
         return render(request, "dashboard/explorer.html", context, status=400)
     try:
-        rows = spend_rows(state.spend_query(), tier_book=known_cache.get("tiers"))
+        series = explorer_series(state, names, known_cache.get("tiers"))
     except QueryError as exc:  # e.g. a team renamed between the form and the query
         context = {"page": "explorer", "errors": [str(exc)], **_explorer_form(state, {}, names)}
         return render(request, "dashboard/explorer.html", context, status=400)
-    series = build_series(rows, state, names)
     active_filters = [
         {
             "key": key,
@@ -244,14 +243,13 @@ def explorer(request):
     ]
     context = {
         "page": "explorer",
-        "rows": rows,
         "series": series,
         "total": totals_row(series),
         "metric_label": METRICS[state.metric][0],
         "by_label": GROUPING_LABELS.get(state.by, "Total"),
         "active_filters": active_filters,
         "query_string": state.query_string(),
-        "chart_spend": charts.to_json(explorer_figure(series, state)) if rows else "",
+        "chart_spend": charts.to_json(explorer_figure(series, state)) if series else "",
         **_explorer_form(state, known_cache["values"], names),
     }
     return render(request, "dashboard/explorer.html", context)

@@ -14,12 +14,18 @@ transaction, and a sum read from any of them equals the same sum read from Daily
 
 from __future__ import annotations
 
-from spendapp.usage.models import DailyModelSpend, DailyProjectSpend, DailySpend
+from spendapp.usage.models import (
+    DailyModelSpend,
+    DailyProjectModelSpend,
+    DailyProjectSpend,
+    DailySpend,
+)
 
 # Smallest first, with the DailySpend columns each keeps besides day, account and provider.
 CUBES = (
     (DailyModelSpend, {"model"}),
-    (DailyProjectSpend, {"project_id", "model"}),
+    (DailyProjectSpend, {"project_id"}),
+    (DailyProjectModelSpend, {"project_id", "model"}),
 )
 
 # Public dimension names (`spendapp.usage.queries.GROUPINGS`) and rollup columns -> the

@@ -342,6 +342,29 @@ class DailyModelSpend(RollupMeasures):
 
 
 class DailyProjectSpend(RollupMeasures):
+    """DailySpend summed per day x account x project (models, keys and users folded in)."""
+
+    day = models.DateField()
+    account = _account_fact_key()
+    provider = models.CharField(max_length=32)
+    project_id = _dimension()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "account", "project_id"], name="dailyprojectspend_natural_key"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["account", "day"], name="dailyprojectspend_account_day"),
+            models.Index(fields=["project_id", "day"], name="dailyprojectspend_project_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.provider} {self.project_id}"
+
+
+class DailyProjectModelSpend(RollupMeasures):
     """DailySpend summed per day x account x project x model (keys and users folded in)."""
 
     day = models.DateField()
@@ -354,13 +377,13 @@ class DailyProjectSpend(RollupMeasures):
         constraints = [
             models.UniqueConstraint(
                 fields=["day", "account", "project_id", "model"],
-                name="dailyprojectspend_natural_key",
+                name="dailyprojectmodelspend_natural_key",
             )
         ]
         indexes = [
-            models.Index(fields=["account", "day"], name="dailyprojectspend_account_day"),
+            models.Index(fields=["account", "day"], name="dailyprojectmodel_account_day"),
             # One project's history (forecast series, project budgets, explorer filters).
-            models.Index(fields=["project_id", "day"], name="dailyprojectspend_project_day"),
+            models.Index(fields=["project_id", "day"], name="dailyprojectmodel_project_day"),
         ]
 
     def __str__(self) -> str:

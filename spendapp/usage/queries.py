@@ -24,8 +24,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Case, CharField, F, Q, Sum, Value, When
-from django.db.models.functions import TruncMonth, TruncWeek
+from django.db import connection
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    CharField,
+    DecimalField,
+    F,
+    Q,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast, Coalesce, TruncMonth, TruncWeek
 
 from forecasting.runs.tiers import UNKNOWN as UNKNOWN_TIER
 from forecasting.runs.tiers import TierBook
@@ -227,6 +238,124 @@ def _period(query: SpendQuery):
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class SpendRecord:
+    """One row of `spend_records`: totals of one period and grouping, typed."""
+
+    period: str  # period start as in `spend_rows`' ``date``
+    keys: tuple  # one value per grouping of the query (None: not reported), or (OTHER,)
+    input_tokens: int
+    cached_input_tokens: int
+    output_tokens: int
+    requests: int
+    estimated_cost: Decimal
+    billed_cost: Decimal | None
+
+
+def _tokens_sum(expression) -> Cast:
+    # sum(bigint) is numeric in PostgreSQL; cast back so the driver hands over ints.
+    return Cast(Coalesce(Sum(expression), 0), BigIntegerField())
+
+
+class _Other:
+    """The key of the record that sums every value not kept (`spend_records`' ``keep``)."""
+
+    def __repr__(self) -> str:
+        return "OTHER"
+
+
+OTHER = _Other()
+
+
+def spend_records(
+    query: SpendQuery,
+    *,
+    tier_book: TierBook | None = None,
+    per_period: bool = True,
+    keep: set[str | None] | None = None,
+) -> list[SpendRecord]:
+    """Totals per period and grouping, ordered by period then grouping values, as typed records
+    (`spend_rows` has the field-by-field meaning). The aggregation runs in PostgreSQL; the
+    result is read with a plain cursor, since a year by API key is tens of thousands of rows
+    and Django's per-value converters would cost more than the query.
+
+    ``per_period=False``: one record per grouping over the whole range (``period`` is "").
+    ``keep``: for a query with one grouping, the values to keep (None = not reported); the
+    rows of every other value are summed into one record per period whose key is `OTHER`.
+    Either option returns the records in no particular order.
+    """
+    rows = _base_rows(query, tier_book)
+    # Aliased: an annotation may not share a name with a model field ("provider", "model").
+    columns = {f"g_{key}": _group_column(key) for key in query.by}
+    if keep is not None:
+        (name, column), *more = columns.items()
+        if more:
+            raise ValueError("keep: only for a query with one grouping")
+        rows = rows.alias(g_raw=column)
+        kept = Q(g_raw__in=[v for v in keep if v])
+        if None in keep:
+            kept |= Q(g_raw__isnull=True) | Q(g_raw="")
+        columns = {
+            name: Case(When(kept, then=F("g_raw")), default=Value(None), output_field=CharField()),
+            "g_other": Case(When(kept, then=Value(False)), default=Value(True)),
+        }
+    measures = {
+        "s_input": _tokens_sum(sum((F(c) for c in INPUT_COLUMNS[1:]), F(INPUT_COLUMNS[0]))),
+        "s_cached": _tokens_sum("input_cached_tokens"),
+        "s_output": _tokens_sum("output_tokens"),
+        "s_requests": _tokens_sum("requests"),
+        "s_estimated": Coalesce(Sum("estimated_cost"), Value(Decimal(0))),
+        "s_billed": Sum("billed_cost") if not query.hourly else Value(None, DecimalField()),
+    }
+    if per_period:
+        grouped = rows.values(period_start=_period(query), **columns)
+        order = ("period_start", *columns)
+    else:
+        grouped = rows.values(**columns)
+        order = tuple(columns)
+    # Folded or whole-range records are for the explorer's chart, which places them itself:
+    # without ORDER BY, PostgreSQL may hash instead of sorting every input row.
+    ordered = grouped.order_by(*order) if keep is None and per_period else grouped.order_by()
+    sql, params = ordered.annotate(**measures).query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        at = {column.name: i for i, column in enumerate(cursor.description)}
+        fetched = cursor.fetchall()
+    period = at.get("period_start")
+    keys = [at[f"g_{key}"] for key in query.by]
+    other = at.get("g_other")
+    input_, cached, output, requests, estimated, billed = (
+        at[name]
+        for name in ("s_input", "s_cached", "s_output", "s_requests", "s_estimated", "s_billed")
+    )
+    hourly = query.hourly
+    return [
+        SpendRecord(
+            _period_text(r[period], hourly) if period is not None else "",
+            (OTHER,) if other is not None and r[other] else tuple(r[i] or None for i in keys),
+            r[input_],
+            r[cached],
+            r[output],
+            r[requests],
+            r[estimated],
+            r[billed],
+        )
+        for r in fetched
+    ]
+
+
+def _period_text(value, hourly: bool) -> str:
+    """A period start as `spend_rows` writes it: a date, or an ISO hour in UTC. Week and month
+    starts come from ``date_trunc`` as midnight UTC timestamps."""
+    if isinstance(value, datetime):
+        return (
+            value.astimezone(UTC).isoformat()
+            if hourly
+            else value.astimezone(UTC).date().isoformat()
+        )
+    return value.isoformat()
+
+
 def spend_rows(query: SpendQuery, *, tier_book: TierBook | None = None) -> list[dict]:
     """Totals per period and grouping, as JSON-ready dicts (money as decimal strings).
 
@@ -241,30 +370,16 @@ def spend_rows(query: SpendQuery, *, tier_book: TierBook | None = None) -> list[
     tier name of `forecasting.runs.tiers` ("unknown" for models without a price).
     ``tier_book``: a `TierBook` to reuse (the page already loaded one).
     """
-    rows = _base_rows(query, tier_book)
-    # Aliased: an annotation may not share a name with a model field ("provider", "model").
-    columns = {f"g_{key}": _group_column(key) for key in query.by}
-    measures = {
-        "s_input": Sum(sum((F(c) for c in INPUT_COLUMNS[1:]), F(INPUT_COLUMNS[0]))),
-        "s_cached": Sum("input_cached_tokens"),
-        "s_output": Sum("output_tokens"),
-        "s_requests": Sum("requests"),
-        "s_estimated": Sum("estimated_cost"),
-    }
-    if not query.hourly:
-        measures["s_billed"] = Sum("billed_cost")
-    grouped = rows.values(period_start=_period(query), **columns).annotate(**measures)
     result = []
-    for row in grouped.order_by("period_start", *columns):
-        out = {"date": row["period_start"].isoformat()}
-        for key in query.by:
-            out[key] = row[f"g_{key}"] or None
-        out["input_tokens"] = int(row["s_input"] or 0)
-        out["cached_input_tokens"] = int(row["s_cached"] or 0)
-        out["output_tokens"] = int(row["s_output"] or 0)
-        out["requests"] = int(row["s_requests"] or 0)
-        out["estimated_cost"] = _decimal_text(row["s_estimated"] or Decimal(0))
-        out["billed_cost"] = _decimal_text(row.get("s_billed"))
+    for record in spend_records(query, tier_book=tier_book):
+        out = {"date": record.period}
+        out.update(zip(query.by, record.keys, strict=True))
+        out["input_tokens"] = record.input_tokens
+        out["cached_input_tokens"] = record.cached_input_tokens
+        out["output_tokens"] = record.output_tokens
+        out["requests"] = record.requests
+        out["estimated_cost"] = _decimal_text(record.estimated_cost)
+        out["billed_cost"] = _decimal_text(record.billed_cost)
         result.append(out)
     return result
 

@@ -61,3 +61,46 @@ def test_figure_json_cannot_close_its_script_tag():
 
     assert json.loads(text)["data"][0]["name"] == "</script><b>"
     assert json.loads(text)["layout"]["template"] == {}  # no 9 KB plotly.py template
+
+
+@pytest.mark.parametrize(
+    ("stacked", "bar", "points"),
+    [(False, False, 3), (False, False, 60), (True, False, 3), (False, True, 3)],
+)
+def test_series_charts_pass_plotlys_validation(stacked, bar, points):
+    """`series_chart` skips plotly.py's per-element checks for speed; the same figure fed to
+    a validating constructor must be accepted as it is, trace for trace."""
+    import plotly.graph_objects as go
+
+    x = [f"2026-09-{d % 28 + 1:02d}" for d in range(points)]
+    fig = charts.series_chart(
+        x,
+        [
+            {
+                "name": "a",
+                "values": [1] * points,
+                "color": "#0072B2",
+                "meta": {"drill": "by=model"},
+            },
+            {"name": "b", "values": [None] * points, "color": "#E69F00"},
+        ],
+        y_format="money",
+        y_title="Spend",
+        stacked=stacked,
+        bar=bar,
+    )
+    sent = fig.to_dict()
+    checked = go.Figure(sent)  # raises ValueError on an unknown property or a bad value
+    assert checked.to_dict()["data"] == sent["data"]
+    assert [t["type"] for t in sent["data"]] == ["bar" if stacked or bar else "scatter"] * 2
+
+
+def test_a_bad_trace_property_is_caught_by_the_validation_above():
+    import plotly.graph_objects as go
+
+    fig = charts.series_chart(["2026-09-01"], [], y_format="money")
+    fig.data = ()
+    sent = fig.to_dict()
+    sent["data"] = [{"type": "bar", "x": [1], "colour": "red"}]
+    with pytest.raises(ValueError, match="colour"):
+        go.Figure(sent)

@@ -194,3 +194,55 @@ def test_parse_explorer_lists_every_bad_parameter():
 def test_the_default_state_is_the_last_30_days_by_provider():
     state = parse_explorer(QueryDict(""), TODAY)
     assert state == ExplorerState(TODAY.replace(day=12, month=8), TODAY)
+
+
+def test_beyond_twelve_series_the_smallest_are_summed_into_other(finance_client, accounts):
+    """20 API keys: the 11 biggest are shown, the other 9 are one "Other" series whose every
+    point is the sum of theirs (folded by PostgreSQL), and nothing is lost on the way."""
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from spendapp.dashboard.series import MAX_SERIES
+    from spendapp.usage.models import DailySpend
+    from tests.dashboard.conftest import TODAY
+
+    days = [TODAY - timedelta(days=d) for d in range(5)]
+    cost = {}  # (key, day) -> estimated cost
+    rows = []
+    for k in range(20):
+        for n, day in enumerate(days):
+            if k % 3 == 0 and n == 2:
+                continue  # some keys skip a day: "Other" must still add up per day
+            cost[f"key_{k:02d}", day] = Decimal(k + 1) + Decimal(n) / 100
+            rows.append(
+                DailySpend(
+                    day=day,
+                    account=accounts["openai"],
+                    provider="openai",
+                    project_id="proj_a",
+                    model="gpt-5.4",
+                    api_key_id=f"key_{k:02d}",
+                    output_tokens=1000 * (k + 1),
+                    estimated_cost=cost[f"key_{k:02d}", day],
+                )
+            )
+    DailySpend.objects.bulk_create(rows)
+    params = {"from": days[-1].isoformat(), "to": TODAY.isoformat(), "by": "api_key"}
+    response = finance_client.get("/explorer/", params)
+    assert response.status_code == 200
+    series = response.context["series"]
+    assert len(series) == MAX_SERIES
+    totals = {}
+    for (key, _), c in cost.items():
+        totals[key] = totals.get(key, 0) + c
+    shown = sorted(totals, key=lambda key: -totals[key])[: MAX_SERIES - 1]  # biggest first
+    assert [s.key for s in series[:-1]] == shown
+    other = series[-1]
+    assert other.is_other and other.label == "Other (9 series)"
+    for day in days:
+        expected = sum(c for (key, d), c in cost.items() if d == day and key not in shown)
+        assert other.by_period[day.isoformat()].estimated == expected
+    assert other.parts.estimated == sum(c for (key, _), c in cost.items() if key not in shown)
+    assert sum(s.parts.estimated for s in series) == sum(cost.values())
+    names = [t["name"] for t in chart_json(response, "chart-spend")["data"]]
+    assert names == [*shown, "Other (9 series)"]

@@ -20,8 +20,9 @@ NAV = {
 #   alerts, budgets, movers; month-end projection (last data day, stored total, its points,
 #   month-to-date spend history) and the forecast drawn to the month's end (last data day,
 #   stored total, its points: the same stored forecast, read again by `forecast_total`).
-# explorer (10): entity names, the TierBook (price overrides, tier bands, tier overrides),
-#   usage combinations, allocated teams / cost centres, the spend query.
+# explorer (11): entity names, the TierBook (price overrides, tier bands, tier overrides),
+#   usage combinations, allocated teams / cost centres, the spend query's totals per series
+#   (to rank them) and its rows per period (beyond 12 series, the rest folded by SQL).
 # forecast (10): series values, entity names, last data day, today's stored total, its
 #   points, earlier checked totals (no points query when there are none), spend history.
 # scenarios (17): preset_specs' price table (price overrides, tier bands, tier overrides,
@@ -34,7 +35,7 @@ NAV = {
 # CSV (9): usage combinations, the TierBook (3), allocated teams (the filter check), spend.
 QUERIES = {
     "/": 17,
-    "/explorer/": 10,
+    "/explorer/": 11,
     "/forecast/": 10,
     "/scenarios/": 17,
     "/data-health/": 13,

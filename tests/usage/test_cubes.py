@@ -1,4 +1,4 @@
-"""The derived rollups (day x account x model, day x account x project x model, monthly
+"""The derived rollups (day x account x model, x project, x project x model, monthly
 combinations) agree with DailySpend after every kind of write, because PostgreSQL triggers
 keep them; and `rollup_for` routes each query to the smallest table that can answer it."""
 
@@ -18,6 +18,7 @@ from spendapp.usage import ingest
 from spendapp.usage.cubes import rollup_for
 from spendapp.usage.models import (
     DailyModelSpend,
+    DailyProjectModelSpend,
     DailyProjectSpend,
     DailySpend,
     SpendCombination,
@@ -74,7 +75,8 @@ def assert_derived_agree() -> None:
     base = ("day", "account_id", "provider")
     for derived, keys in (
         (DailyModelSpend, (*base, "model")),
-        (DailyProjectSpend, (*base, "project_id", "model")),
+        (DailyProjectSpend, (*base, "project_id")),
+        (DailyProjectModelSpend, (*base, "project_id", "model")),
     ):
         assert _grouped(derived, keys) == _grouped(DailySpend, keys), derived.__name__
     combinations = set(
@@ -180,6 +182,7 @@ def test_truncating_dailyspend_empties_the_derived_rollups():
         cursor.execute("TRUNCATE usage_dailyspend")
     assert not DailyModelSpend.objects.exists()
     assert not DailyProjectSpend.objects.exists()
+    assert not DailyProjectModelSpend.objects.exists()
     assert not SpendCombination.objects.exists()
 
 
@@ -192,12 +195,12 @@ def test_the_migration_backfill_rebuilds_the_same_rows():
     rng = random.Random(9)
     accounts = [_account("openai a"), _account("openai b")]
     DailySpend.objects.bulk_create(_unique_rows(rng, accounts, 200))
-    before = _grouped(DailyProjectSpend, ("day", "account_id", "project_id", "model"))
+    before = _grouped(DailyProjectModelSpend, ("day", "account_id", "project_id", "model"))
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM usage_dailymodelspend")
         cursor.execute("DELETE FROM usage_spendcombination")
         cursor.execute(migration.BACKFILL)
-    assert _grouped(DailyProjectSpend, ("day", "account_id", "project_id", "model")) == before
+    assert _grouped(DailyProjectModelSpend, ("day", "account_id", "project_id", "model")) == before
     assert_derived_agree()
 
 
@@ -256,7 +259,7 @@ def test_ingest_windows_keep_the_derived_rollups_current():
         ((), DailyModelSpend),
         (("provider", "account", "model", "tier"), DailyModelSpend),
         (("project",), DailyProjectSpend),
-        (("project_id", "model", "provider"), DailyProjectSpend),
+        (("project_id", "model", "provider"), DailyProjectModelSpend),
         (("project", "api_key"), DailySpend),
         (("user",), DailySpend),
     ],

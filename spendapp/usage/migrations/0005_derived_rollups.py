@@ -26,7 +26,19 @@ BEGIN
 
     DELETE FROM usage_dailyprojectspend t USING unnest(accounts, days) AS k(account_id, day)
     WHERE t.account_id = k.account_id AND t.day = k.day;
-    INSERT INTO usage_dailyprojectspend (day, account_id, provider, project_id, model,
+    INSERT INTO usage_dailyprojectspend (day, account_id, provider, project_id,
+        input_uncached_tokens, input_cached_tokens, cache_write_tokens, cache_write_1h_tokens,
+        output_tokens, requests, unpriced_tokens, estimated_cost, billed_cost)
+    SELECT d.day, d.account_id, d.provider, d.project_id,
+        sum(d.input_uncached_tokens), sum(d.input_cached_tokens), sum(d.cache_write_tokens),
+        sum(d.cache_write_1h_tokens), sum(d.output_tokens), sum(d.requests),
+        sum(d.unpriced_tokens), sum(d.estimated_cost), sum(d.billed_cost)
+    FROM usage_dailyspend d JOIN unnest(accounts, days) AS k(account_id, day) USING (account_id, day)
+    GROUP BY d.day, d.account_id, d.provider, d.project_id;
+
+    DELETE FROM usage_dailyprojectmodelspend t USING unnest(accounts, days) AS k(account_id, day)
+    WHERE t.account_id = k.account_id AND t.day = k.day;
+    INSERT INTO usage_dailyprojectmodelspend (day, account_id, provider, project_id, model,
         input_uncached_tokens, input_cached_tokens, cache_write_tokens, cache_write_1h_tokens,
         output_tokens, requests, unpriced_tokens, estimated_cost, billed_cost)
     SELECT d.day, d.account_id, d.provider, d.project_id, d.model,
@@ -76,7 +88,12 @@ $$;
 
 CREATE FUNCTION usage_dailyspend_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    TRUNCATE usage_dailymodelspend, usage_dailyprojectspend, usage_spendcombination;
+    -- DELETE, not TRUNCATE: a TRUNCATE of several tables at once (Django's flush) runs this
+    -- trigger while the derived tables are in use by that same statement.
+    DELETE FROM usage_dailymodelspend;
+    DELETE FROM usage_dailyprojectspend;
+    DELETE FROM usage_dailyprojectmodelspend;
+    DELETE FROM usage_spendcombination;
     RETURN NULL;
 END
 $$;
@@ -156,12 +173,35 @@ class Migration(migrations.Migration):
                 ('day', models.DateField()),
                 ('provider', models.CharField(max_length=32)),
                 ('project_id', models.CharField(blank=True, default='', max_length=200)),
-                ('model', models.CharField(blank=True, default='', max_length=200)),
                 ('account', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, to='providers.provideraccount')),
             ],
             options={
                 'indexes': [models.Index(fields=['account', 'day'], name='dailyprojectspend_account_day'), models.Index(fields=['project_id', 'day'], name='dailyprojectspend_project_day')],
-                'constraints': [models.UniqueConstraint(fields=('day', 'account', 'project_id', 'model'), name='dailyprojectspend_natural_key')],
+                'constraints': [models.UniqueConstraint(fields=('day', 'account', 'project_id'), name='dailyprojectspend_natural_key')],
+            },
+        ),
+        migrations.CreateModel(
+            name='DailyProjectModelSpend',
+            fields=[
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('input_uncached_tokens', models.BigIntegerField(default=0)),
+                ('input_cached_tokens', models.BigIntegerField(default=0)),
+                ('cache_write_tokens', models.BigIntegerField(default=0)),
+                ('cache_write_1h_tokens', models.BigIntegerField(default=0)),
+                ('output_tokens', models.BigIntegerField(default=0)),
+                ('requests', models.BigIntegerField(default=0)),
+                ('unpriced_tokens', models.BigIntegerField(default=0)),
+                ('estimated_cost', models.DecimalField(decimal_places=12, max_digits=24, null=True)),
+                ('billed_cost', models.DecimalField(decimal_places=12, max_digits=24, null=True)),
+                ('day', models.DateField()),
+                ('provider', models.CharField(max_length=32)),
+                ('project_id', models.CharField(blank=True, default='', max_length=200)),
+                ('model', models.CharField(blank=True, default='', max_length=200)),
+                ('account', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, to='providers.provideraccount')),
+            ],
+            options={
+                'indexes': [models.Index(fields=['account', 'day'], name='dailyprojectmodel_account_day'), models.Index(fields=['project_id', 'day'], name='dailyprojectmodel_project_day')],
+                'constraints': [models.UniqueConstraint(fields=('day', 'account', 'project_id', 'model'), name='dailyprojectmodelspend_natural_key')],
             },
         ),
         migrations.CreateModel(
