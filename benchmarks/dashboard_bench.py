@@ -26,9 +26,12 @@ Steps:
   whole range, and checked: sums equal the raw tables, and a ``refresh_rollup`` of two
   sample days (one also in the hourly rollup) changes no row;
 * **views**: a logged-in Finance user requests the real views through Django's test
-  ``Client`` (every middleware, template rendering): the overview and four explorer variants
-  over the last 365 days, ``--warmup`` then ``--requests`` (30) times each, round-robin so
-  that load from other processes hits all variants alike. Server time per request (wall),
+  ``Client`` (every middleware, template rendering, the GZip middleware, since the requests
+  say ``Accept-Encoding: gzip`` as a browser does), after the production start-up of
+  ``spendapp.wsgi`` (every view imported, start-up objects frozen out of the garbage
+  collector's way): the overview and four explorer variants over the last 365 days,
+  ``--warmup`` then ``--requests`` (30) times each, round-robin so that load from other
+  processes hits all variants alike. Server time per request (wall),
   time inside SQL (``connection.execute_wrapper``), query count, and the CPU seconds of this
   process (``resource.getrusage``) and of its PostgreSQL backend (``/proc/<pid>/stat``);
 * **raw answer**: the same figures computed with GROUP BY over ``usage_usagebucket`` UNION
@@ -380,6 +383,10 @@ def setup_django(reuse: bool, static_root: Path) -> tuple[dict, bool]:
     settings.DEBUG = False
     if "testserver" not in settings.ALLOWED_HOSTS:
         settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
+    # gunicorn's start-up: the WSGI module imports every view and freezes the start-up objects
+    # out of the garbage collector's way (see spendapp/wsgi.py).
+    import spendapp.wsgi  # noqa: F401
+
     return db, reused
 
 

@@ -16,6 +16,9 @@ Measured in one run:
   primary key and unique key (no pricing, no change detection, no stale delete, no rollup,
   no secondary index, no foreign key). Windows alternate real / bare so that noise from other
   processes on the machine hits both alike;
+* **re-sync**: the last ``--resync-weeks`` (4) full windows again, once unchanged and once
+  with every row revised: windows that are stored already take write_usage's staging +
+  upsert path, where the main run's brand-new windows are COPYed straight into the table;
 * **naive baseline**: ``UsageBucket.objects.update_or_create`` per row (pricing each row with
   the same PriceBook), autocommit, on the first ``--naive-rows`` (20,000) rows into a second
   account. It does not maintain the rollup, which favours it;
@@ -207,10 +210,11 @@ def machine_info() -> dict:
 
 
 class Phases:
-    """Accumulated seconds per named phase."""
+    """Accumulated seconds and number of calls per named phase."""
 
     def __init__(self):
         self.seconds: dict[str, float] = {}
+        self.calls: dict[str, int] = {}
 
     @contextmanager
     def time(self, name: str):
@@ -218,7 +222,11 @@ class Phases:
         try:
             yield
         finally:
-            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t0
+            self.add(name, time.perf_counter() - t0)
+
+    def add(self, name: str, seconds: float) -> None:
+        self.seconds[name] = self.seconds.get(name, 0.0) + seconds
+        self.calls[name] = self.calls.get(name, 0) + 1
 
     def wrap(self, module, attr: str, name: str):
         """Time every call of module.attr (a module-level function looked up at call time)."""
@@ -446,9 +454,8 @@ def real_window(account, records, start, end, book, phases: Phases):
                 ingest.refresh_rollup(account, start, end)
             with phases.time("allocation"):
                 allocation_engine.recompute_allocation_for_window(start, end)
-        phases.seconds.setdefault("commit", 0.0)
         commit_t0 = time.perf_counter()
-    phases.seconds["commit"] += time.perf_counter() - commit_t0
+    phases.add("commit", time.perf_counter() - commit_t0)
     return result
 
 
@@ -477,9 +484,12 @@ def run_main(total_rows: int, bare: bool, progress: bool) -> tuple[MainResult, o
     phases = Phases()
     # Split write_usage into its parts (module globals are looked up at call time).
     originals = [
-        (ingest, "_create_staging", phases.wrap(ingest, "_create_staging", "  create staging")),
-        (ingest, "_copy", phases.wrap(ingest, "_copy", "  rows + pricing + COPY")),
-        (ingest, "_run_upsert", phases.wrap(ingest, "_run_upsert", "  upsert")),
+        (ingest, name, phases.wrap(ingest, name, label))
+        for name, label in (
+            ("_insert_new_window", "  new window: rows + pricing + COPY"),
+            ("_upsert_window", "  stored window: staging + upsert"),
+            ("_run_upsert", "    upsert statement"),
+        )
     ]
     res = MainResult()
     clock = CpuClock()
@@ -511,7 +521,10 @@ def run_main(total_rows: int, bare: bool, progress: bool) -> tuple[MainResult, o
     finally:
         for module, attr, original in originals:
             setattr(module, attr, original)
-    res.phases = phases.seconds
+    res.phases = {
+        name: {"seconds": seconds, "calls": phases.calls[name]}
+        for name, seconds in phases.seconds.items()
+    }
     return res, account
 
 
@@ -558,8 +571,12 @@ def last_windows(total: int, count: int) -> list[tuple[datetime, datetime, list]
     return kept
 
 
-def run_resync(account, total: int, weeks: int) -> dict:
-    """Re-ingest the last ``weeks`` full windows unchanged (later syncs re-read 2 days)."""
+def run_resync(account, total: int, weeks: int, revise: bool) -> dict:
+    """Re-ingest the last ``weeks`` full windows, which are stored by now: unchanged (later
+    syncs re-read 2 days), or with every row's output tokens + 1 (a provider revision).
+    Either way write_usage takes its staging + upsert path; revised, every row is updated."""
+    import dataclasses
+
     from spendapp.usage.pricing import PriceBook
 
     book = PriceBook()
@@ -567,6 +584,8 @@ def run_resync(account, total: int, weeks: int) -> dict:
     rows = changed = 0
     seconds = 0.0
     for start, end, records in last_windows(total, weeks):
+        if revise:
+            records = [dataclasses.replace(r, output_tokens=r.output_tokens + 1) for r in records]
         t0 = time.perf_counter()
         wr = real_window(account, records, start, end, book, phases)
         seconds += time.perf_counter() - t0
@@ -723,14 +742,15 @@ def explain_window(account, book, total: int) -> dict[str, str]:
     """EXPLAIN (ANALYZE, BUFFERS) of every statement of one window, in rolled-back
     transactions, on the full table, for two cases:
 
-    * ``new``: the last full window moved three years later, so every row is inserted
-      (the path of the 1M-row run);
+    * ``new``: the last full window moved three years later, so nothing of it is stored and
+      write_usage COPYs the rows straight into the table (the path of the 1M-row run; a COPY
+      has no plan, so its time is given);
     * ``changed``: the last full window again with every row's output tokens + 1, so every
-      row is updated (a provider revision).
+      row is updated (a provider revision): staging, upsert and stale delete.
 
-    ``SET CONSTRAINTS ALL IMMEDIATE`` makes the deferred foreign-key checks (which Django
-    declares DEFERRABLE INITIALLY DEFERRED, so they normally run at COMMIT) run inside the
-    statements, where EXPLAIN ANALYZE shows their time as "Trigger for constraint ...".
+    ``SET CONSTRAINTS ALL IMMEDIATE`` makes deferred foreign-key checks (Django declares
+    them DEFERRABLE INITIALLY DEFERRED, so they normally run at COMMIT) run inside the
+    statements, where EXPLAIN ANALYZE would show their time as "Trigger for constraint ...".
     """
     import dataclasses
 
@@ -772,51 +792,25 @@ def explain_window(account, book, total: int) -> dict[str, str]:
             with transaction.atomic(), connection.cursor() as wrapper:
                 cursor = wrapper.cursor
                 cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-                ingest._create_staging(cursor)
-                price_ids: dict = {}
-                rows = ingest._usage_rows(rows_in, account.provider, book, price_ids)
-                cols = (*ingest._USAGE_STAGING_COLUMNS, "extra", "price_id")
+                params = {"account": account.pk, "endpoint": ENDPOINT, "start": w0, "end": w1}
+                explain(cursor, "window state", ingest._USAGE_WINDOW_STATE_SQL, params)
+                cursor.execute(ingest._USAGE_WINDOW_STATE_SQL, params)
+                now, window_is_new = cursor.fetchone()
+                rows = ingest._usage_rows(rows_in, account, ENDPOINT, now, book)
+                table = "usage_usagebucket" if window_is_new else "staging_usage"
+                if not window_is_new:
+                    ingest._create_staging(cursor)
                 t0 = time.perf_counter()
-                ingest._copy(cursor, "staging_usage", cols, rows)
-                plans[f"{case}: rows + pricing + COPY of {len(rows_in)} rows"] = (
+                ingest._copy_usage(cursor, table, rows)
+                plans[f"{case}: rows + pricing + COPY of {len(rows_in)} rows into {table}"] = (
                     f"{time.perf_counter() - t0:.4f} s"
                 )
-                ingest._copy(
-                    cursor,
-                    "staging_prices",
-                    (
-                        "price_id",
-                        "input",
-                        "cached_input",
-                        "cache_write",
-                        "cache_write_1h",
-                        "output",
-                    ),
-                    (
-                        (pid, p.input, p.cached_input, p.cache_write, p.cache_write_1h, p.output)
-                        for p, pid in price_ids.items()
-                    ),
-                )
-                params = {"account": account.pk, "endpoint": ENDPOINT, "start": w0, "end": w1}
-                explain(cursor, "upsert", ingest.USAGE_UPSERT_SQL, params)
-                explain(cursor, "stale delete", ingest.USAGE_STALE_SQL, params)
-                rparams = {
-                    "account": account.pk,
-                    "provider": account.provider,
-                    "d0": w0.date(),
-                    "d1": w1.date(),
-                    "t0": w0,
-                    "t1": w1,
-                }
-                # The statements of refresh_rollup, in its order (whichever this version has).
-                for label, name in (
-                    ("daily rollup delete", "_ROLLUP_DELETE"),
-                    ("daily rollup insert", "_ROLLUP_INSERT"),
-                    ("hourly rollup delete", "_HOURLY_DELETE"),
-                    ("hourly rollup insert", "_HOURLY_INSERT"),
-                ):
-                    if hasattr(ingest, name):
-                        explain(cursor, label, getattr(ingest, name), rparams)
+                if not window_is_new:
+                    explain(cursor, "upsert", ingest.USAGE_UPSERT_SQL, params)
+                    explain(cursor, "stale delete", ingest.USAGE_STALE_SQL, params)
+                rparams = ingest._rollup_params(account, w0, w1)
+                for label, sql in ingest._rollup_statements(rparams):
+                    explain(cursor, label, sql, rparams)
                 raise Rollback
         except Rollback:
             pass
@@ -870,15 +864,16 @@ def report(fig: dict) -> list[tuple[str, bool]]:
         rows.append(
             (f"naive ORM update_or_create ({n['rows']:,} rows)", n["seconds"], n["rows_per_s"])
         )
-    if fig.get("resync"):
-        r = fig["resync"]
-        rows.append(
-            (
-                f"re-sync {r['rows']:,} unchanged rows ({r['changed']} changed)",
-                r["seconds"],
-                r["rows_per_s"],
+    for key, what in (("resync", "unchanged"), ("resync_revised", "revised")):
+        if fig.get(key):
+            r = fig[key]
+            rows.append(
+                (
+                    f"re-sync {r['rows']:,} {what} rows ({r['changed']:,} changed)",
+                    r["seconds"],
+                    r["rows_per_s"],
+                )
             )
-        )
     if fig.get("e2e"):
         e = fig["e2e"]
         rows.append(
@@ -902,9 +897,9 @@ def report(fig: dict) -> list[tuple[str, bool]]:
         print(f"{label:<70} {seconds:>9.2f} {fmt_rate(rate):>18}")
     print("-" * 100)
     print("where the real path's time goes (seconds, all windows):")
-    for name, seconds in main["phases"].items():
-        share = seconds / main["seconds"] * 100
-        print(f"  {name:<40} {seconds:>8.2f}  {share:5.1f} %")
+    for name, phase in main["phases"].items():
+        share = phase["seconds"] / main["seconds"] * 100
+        print(f"  {name:<40} {phase['seconds']:>8.2f}  {share:5.1f} %  {phase['calls']:>5} calls")
     print(f"  {'(synthetic generation, not counted)':<40} {main['generation_seconds']:>8.2f}")
     cpu_lines = []
     for name, part in (("real path", main), ("bare baseline", fig.get("bare"))):
@@ -936,6 +931,12 @@ def report(fig: dict) -> list[tuple[str, bool]]:
         f"unpriced rows {c['unpriced_rows']}; inserted {main['inserted']:,}, updated "
         f"{main['updated']}, deleted {main['deleted']}"
     )
+    if fig.get("check_after_resync"):
+        c = fig["check_after_resync"]
+        print(
+            f"check after the re-syncs: {c['raw_rows']:,} raw rows, rollup sums match raw: "
+            f"tokens {c['output_tokens_match']}, cost {c['estimated_cost_match']}"
+        )
     print("-" * 100)
     results = []
     t = fig["targets"]
@@ -1050,7 +1051,10 @@ def main(argv: list[str] | None = None) -> int:
         fig["check"] = check_rollup(account)
         if args.resync_weeks:
             print(f"re-sync of the last {args.resync_weeks} windows, unchanged ...", flush=True)
-            fig["resync"] = run_resync(account, args.rows, args.resync_weeks)
+            fig["resync"] = run_resync(account, args.rows, args.resync_weeks, revise=False)
+            print(f"re-sync of the last {args.resync_weeks} windows, revised ...", flush=True)
+            fig["resync_revised"] = run_resync(account, args.rows, args.resync_weeks, revise=True)
+            fig["check_after_resync"] = check_rollup(account)
         if args.explain:
             from spendapp.usage.pricing import PriceBook
 

@@ -6,11 +6,14 @@ only scatter (lines, filled bands) and bar traces may be used here.
 
 from __future__ import annotations
 
+import copy
+import functools
 import zlib
 from collections.abc import Iterable, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 
 import plotly.graph_objects as go
+import plotly.io as pio
 
 # Okabe-Ito (colour-blind safe), then Paul Tol's "muted" set for more series. Black and the
 # pale yellow are left out: they read as text and vanish on white.
@@ -131,10 +134,11 @@ def _hover(y_format: str, name: str = "%{fullData.name}") -> str:
     return f"{name}: %{{y:{HOVER_FORMATS[y_format]}}}<extra></extra>"
 
 
-def to_json(fig: go.Figure) -> str:
+def to_json(fig: go.Figure | dict) -> str:
     """Figure JSON safe inside ``<script type="application/json">``: a series name such as
-    ``</script>`` must not end the tag (the same escaping as Django's json_script)."""
-    text = fig.to_json(validate=False, engine="json")
+    ``</script>`` must not end the tag (the same escaping as Django's json_script). A figure
+    dict (`series_figure`) is serialised as it is, without a copy."""
+    text = pio.to_json(fig, validate=False, engine="json")
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
@@ -145,7 +149,7 @@ def _floats(values: Iterable) -> list[float | None]:
 # --- builders ---------------------------------------------------------------------------------
 
 
-def series_chart(
+def series_figure(
     x: Sequence,
     series: Sequence[dict],
     *,
@@ -153,8 +157,9 @@ def series_chart(
     y_title: str = "",
     stacked: bool = False,
     bar: bool = False,
-) -> go.Figure:
-    """Time series, one trace per ``{"name", "values", "color", "meta"?}``.
+) -> dict:
+    """Time series, one trace per ``{"name", "values", "color", "meta"?}``, as a plain figure
+    dict for `to_json` (`series_chart` when more traces are to be added).
 
     Stacked money/counts are bars (a stacked area hides small series); lines otherwise.
     ``meta`` travels with the trace to the page (e.g. the drill-down URL).
@@ -178,13 +183,24 @@ def series_chart(
                 connectgaps=False,
             )
         traces.append(trace)
-    # plotly.py checks every element of every data array it is given: for a year of a dozen
-    # series that is most of the page's time. These traces are built from the fixed property
-    # names above (tests/dashboard/test_charts.py validates them), so the check is skipped
-    # for the data; the layout is still checked.
+    # plotly.py checks (and copies) every element of every data array it is given: for a
+    # year of a dozen series that was most of the page's time. These traces are built from
+    # the fixed property names above (tests/dashboard/test_charts.py validates them); the
+    # layout is validated once per kind of chart.
+    layout = copy.deepcopy(_checked_layout(y_format, y_title, stacked or bar))
+    return {"data": traces, "layout": layout}
+
+
+def series_chart(x: Sequence, series: Sequence[dict], **options) -> go.Figure:
+    """`series_figure` as a plotly.py figure, for builders that add bands or lines to it."""
+    return go.Figure(series_figure(x, series, **options), _validate=False)
+
+
+@functools.lru_cache(maxsize=128)
+def _checked_layout(y_format: str, y_title: str, stacked: bool) -> dict:
     frame = go.Figure()
-    _layout(frame, y_format=y_format, y_title=y_title, stacked=stacked or bar)  # validated
-    return go.Figure({"data": traces, "layout": frame.to_dict()["layout"]}, _validate=False)
+    _layout(frame, y_format=y_format, y_title=y_title, stacked=stacked)  # validated here
+    return frame.to_dict()["layout"]
 
 
 def add_band(

@@ -29,6 +29,16 @@ MILLION = Decimal(1_000_000)
 ENTITY_KINDS = {"project": "project", "api_key": "api_key", "user": "user"}
 
 
+_METRIC_ATTRIBUTES = {
+    "spend": "estimated",
+    "billed": "billed_or_none",
+    "tokens": "tokens",
+    "requests": "requests",
+    "per_mtok": "per_mtok",
+    "cache_share": "cache_share",
+}
+
+
 @dataclass
 class Parts:
     estimated: Decimal = Decimal(0)
@@ -78,14 +88,7 @@ class Parts:
         return Decimal(self.cached_input_tokens) / self.input_tokens if self.input_tokens else None
 
     def metric(self, name: str):
-        return {
-            "spend": self.estimated,
-            "billed": self.billed_or_none,
-            "tokens": self.tokens,
-            "requests": self.requests,
-            "per_mtok": self.per_mtok,
-            "cache_share": self.cache_share,
-        }[name]
+        return getattr(self, _METRIC_ATTRIBUTES[name])
 
     def rank(self, metric: str):
         """Size of a series for ordering: the metric when additive, else its spend."""
@@ -235,7 +238,7 @@ def explorer_figure(series: list[Series], state: ExplorerState):
         meta = {"drill": item.drill, "key": item.key} if item.drill and not item.is_other else None
         traces.append({"name": item.label, "values": values, "color": item.color, "meta": meta})
     x = [_x(p, state.granularity) for p in axis]
-    return charts.series_chart(x, traces, y_format=kind, y_title=label, stacked=state.stacked)
+    return charts.series_figure(x, traces, y_format=kind, y_title=label, stacked=state.stacked)
 
 
 def totals_row(series: list[Series]) -> Parts:

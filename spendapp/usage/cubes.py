@@ -15,6 +15,7 @@ transaction, and a sum read from any of them equals the same sum read from Daily
 from __future__ import annotations
 
 from spendapp.usage.models import (
+    DailyKeySpend,
     DailyModelSpend,
     DailyProjectModelSpend,
     DailyProjectSpend,
@@ -26,6 +27,7 @@ CUBES = (
     (DailyModelSpend, {"model"}),
     (DailyProjectSpend, {"project_id"}),
     (DailyProjectModelSpend, {"project_id", "model"}),
+    (DailyKeySpend, {"project_id", "api_key_id"}),
 )
 
 # Public dimension names (`spendapp.usage.queries.GROUPINGS`) and rollup columns -> the

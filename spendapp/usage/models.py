@@ -84,15 +84,14 @@ class UsageBucket(models.Model):
 
     class Meta:
         constraints = [
-            # The upsert's ON CONFLICT target.
+            # The upsert's ON CONFLICT target. bucket_start comes second so that this index
+            # also serves every scan of one account's time range (rollup recomputation,
+            # window replacement, the price audit): a separate (account, bucket_start) index
+            # cost one more index insert per ingested row.
             models.UniqueConstraint(
-                fields=["account", "endpoint", "bucket_start", *USAGE_DIMENSIONS],
+                fields=["account", "bucket_start", "endpoint", *USAGE_DIMENSIONS],
                 name="usagebucket_natural_key",
             )
-        ]
-        indexes = [
-            # Rollup recomputation and window replacement scan one account's time range.
-            models.Index(fields=["account", "bucket_start"], name="usagebucket_account_time"),
         ]
 
     def __str__(self) -> str:
@@ -390,9 +389,37 @@ class DailyProjectModelSpend(RollupMeasures):
         return f"{self.day} {self.provider} {self.project_id} {self.model}"
 
 
+class DailyKeySpend(RollupMeasures):
+    """DailySpend summed per day x account x project x API key (models and users folded in):
+    the per-key views, a fraction of DailySpend's rows."""
+
+    day = models.DateField()
+    account = _account_fact_key()
+    provider = models.CharField(max_length=32)
+    project_id = _dimension()
+    api_key_id = _dimension()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "account", "project_id", "api_key_id"],
+                name="dailykeyspend_natural_key",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["account", "day"], name="dailykeyspend_account_day"),
+            models.Index(fields=["project_id", "day"], name="dailykeyspend_project_day"),
+            models.Index(fields=["api_key_id", "day"], name="dailykeyspend_api_key_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.provider} {self.project_id} {self.api_key_id}"
+
+
 class SpendCombination(models.Model):
     """Each combination of reporting dimensions seen in a calendar month: the explorer's
-    filter choices for a date range without scanning a year of DailySpend."""
+    filter choices for a date range without scanning a year of DailySpend. ``days`` counts
+    the DailySpend rows (one per day) behind it; the row goes when the count reaches 0."""
 
     month = models.DateField(help_text="First day of the month.")
     account = _account_fact_key()
@@ -401,6 +428,7 @@ class SpendCombination(models.Model):
     model = _dimension()
     api_key_id = _dimension()
     user_id = _dimension()
+    days = models.IntegerField()
 
     class Meta:
         constraints = [

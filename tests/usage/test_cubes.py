@@ -1,6 +1,7 @@
-"""The derived rollups (day x account x model, x project, x project x model, monthly
-combinations) agree with DailySpend after every kind of write, because PostgreSQL triggers
-keep them; and `rollup_for` routes each query to the smallest table that can answer it."""
+"""The derived rollups (day x account x model, x project, x project x model, x project x API
+key; the monthly combinations) agree with DailySpend after every kind of write, because
+PostgreSQL triggers keep them; and `rollup_for` routes each query to the smallest table that
+can answer it."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from spendapp.providers.records import CostRecord, UsageRecord
 from spendapp.usage import ingest
 from spendapp.usage.cubes import rollup_for
 from spendapp.usage.models import (
+    DailyKeySpend,
     DailyModelSpend,
     DailyProjectModelSpend,
     DailyProjectSpend,
@@ -62,13 +64,15 @@ def _grouped(model, keys: tuple[str, ...]) -> dict[tuple, dict]:
     }
 
 
-def _combinations_from_dailyspend() -> set[tuple]:
-    return {
-        (day.replace(day=1), *rest)
-        for day, *rest in DailySpend.objects.values_list(
-            "day", "account_id", "provider", "project_id", "model", "api_key_id", "user_id"
-        )
-    }
+def _combinations_from_dailyspend() -> dict[tuple, int]:
+    """(month, account, provider, project, model, key, user) -> its days in DailySpend."""
+    out: dict[tuple, int] = {}
+    for day, *rest in DailySpend.objects.values_list(
+        "day", "account_id", "provider", "project_id", "model", "api_key_id", "user_id"
+    ):
+        key = (day.replace(day=1), *rest)
+        out[key] = out.get(key, 0) + 1
+    return out
 
 
 def assert_derived_agree() -> None:
@@ -77,13 +81,22 @@ def assert_derived_agree() -> None:
         (DailyModelSpend, (*base, "model")),
         (DailyProjectSpend, (*base, "project_id")),
         (DailyProjectModelSpend, (*base, "project_id", "model")),
+        (DailyKeySpend, (*base, "project_id", "api_key_id")),
     ):
         assert _grouped(derived, keys) == _grouped(DailySpend, keys), derived.__name__
-    combinations = set(
-        SpendCombination.objects.values_list(
-            "month", "account_id", "provider", "project_id", "model", "api_key_id", "user_id"
+    combinations = {
+        tuple(rest): days
+        for *rest, days in SpendCombination.objects.values_list(
+            "month",
+            "account_id",
+            "provider",
+            "project_id",
+            "model",
+            "api_key_id",
+            "user_id",
+            "days",
         )
-    )
+    }
     assert combinations == _combinations_from_dailyspend()
 
 
@@ -183,6 +196,7 @@ def test_truncating_dailyspend_empties_the_derived_rollups():
     assert not DailyModelSpend.objects.exists()
     assert not DailyProjectSpend.objects.exists()
     assert not DailyProjectModelSpend.objects.exists()
+    assert not DailyKeySpend.objects.exists()
     assert not SpendCombination.objects.exists()
 
 
@@ -260,7 +274,8 @@ def test_ingest_windows_keep_the_derived_rollups_current():
         (("provider", "account", "model", "tier"), DailyModelSpend),
         (("project",), DailyProjectSpend),
         (("project_id", "model", "provider"), DailyProjectModelSpend),
-        (("project", "api_key"), DailySpend),
+        (("project", "api_key", "provider"), DailyKeySpend),
+        (("api_key", "model"), DailySpend),
         (("user",), DailySpend),
     ],
 )

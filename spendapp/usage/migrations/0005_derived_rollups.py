@@ -9,11 +9,18 @@ from django.db import migrations, models
 # DailySpend (ingest's refresh_rollup, an import, a test, a cascade delete), the derived tables
 # agree with it at the end of the statement, inside the same transaction.
 REFRESH_FUNCTION = """
+-- Recompute the derived rows of the given (account, day) pairs (parallel arrays). Every
+-- statement bounds its scan by the accounts and the day range first, so the (account, day)
+-- indexes are used, then keeps the exact pairs.
 CREATE FUNCTION usage_refresh_derived(accounts bigint[], days date[]) RETURNS void
 LANGUAGE plpgsql AS $$
+DECLARE
+    lo date := (SELECT min(d) FROM unnest(days) AS d);
+    hi date := (SELECT max(d) FROM unnest(days) AS d);
 BEGIN
-    DELETE FROM usage_dailymodelspend t USING unnest(accounts, days) AS k(account_id, day)
-    WHERE t.account_id = k.account_id AND t.day = k.day;
+    DELETE FROM usage_dailymodelspend t
+    WHERE t.account_id = ANY(accounts) AND t.day BETWEEN lo AND hi
+      AND (t.account_id, t.day) IN (SELECT * FROM unnest(accounts, days));
     INSERT INTO usage_dailymodelspend (day, account_id, provider, model,
         input_uncached_tokens, input_cached_tokens, cache_write_tokens, cache_write_1h_tokens,
         output_tokens, requests, unpriced_tokens, estimated_cost, billed_cost)
@@ -21,11 +28,14 @@ BEGIN
         sum(d.input_uncached_tokens), sum(d.input_cached_tokens), sum(d.cache_write_tokens),
         sum(d.cache_write_1h_tokens), sum(d.output_tokens), sum(d.requests),
         sum(d.unpriced_tokens), sum(d.estimated_cost), sum(d.billed_cost)
-    FROM usage_dailyspend d JOIN unnest(accounts, days) AS k(account_id, day) USING (account_id, day)
+    FROM usage_dailyspend d
+    WHERE d.account_id = ANY(accounts) AND d.day BETWEEN lo AND hi
+      AND (d.account_id, d.day) IN (SELECT * FROM unnest(accounts, days))
     GROUP BY d.day, d.account_id, d.provider, d.model;
 
-    DELETE FROM usage_dailyprojectspend t USING unnest(accounts, days) AS k(account_id, day)
-    WHERE t.account_id = k.account_id AND t.day = k.day;
+    DELETE FROM usage_dailyprojectspend t
+    WHERE t.account_id = ANY(accounts) AND t.day BETWEEN lo AND hi
+      AND (t.account_id, t.day) IN (SELECT * FROM unnest(accounts, days));
     INSERT INTO usage_dailyprojectspend (day, account_id, provider, project_id,
         input_uncached_tokens, input_cached_tokens, cache_write_tokens, cache_write_1h_tokens,
         output_tokens, requests, unpriced_tokens, estimated_cost, billed_cost)
@@ -33,11 +43,14 @@ BEGIN
         sum(d.input_uncached_tokens), sum(d.input_cached_tokens), sum(d.cache_write_tokens),
         sum(d.cache_write_1h_tokens), sum(d.output_tokens), sum(d.requests),
         sum(d.unpriced_tokens), sum(d.estimated_cost), sum(d.billed_cost)
-    FROM usage_dailyspend d JOIN unnest(accounts, days) AS k(account_id, day) USING (account_id, day)
+    FROM usage_dailyspend d
+    WHERE d.account_id = ANY(accounts) AND d.day BETWEEN lo AND hi
+      AND (d.account_id, d.day) IN (SELECT * FROM unnest(accounts, days))
     GROUP BY d.day, d.account_id, d.provider, d.project_id;
 
-    DELETE FROM usage_dailyprojectmodelspend t USING unnest(accounts, days) AS k(account_id, day)
-    WHERE t.account_id = k.account_id AND t.day = k.day;
+    DELETE FROM usage_dailyprojectmodelspend t
+    WHERE t.account_id = ANY(accounts) AND t.day BETWEEN lo AND hi
+      AND (t.account_id, t.day) IN (SELECT * FROM unnest(accounts, days));
     INSERT INTO usage_dailyprojectmodelspend (day, account_id, provider, project_id, model,
         input_uncached_tokens, input_cached_tokens, cache_write_tokens, cache_write_1h_tokens,
         output_tokens, requests, unpriced_tokens, estimated_cost, billed_cost)
@@ -45,42 +58,74 @@ BEGIN
         sum(d.input_uncached_tokens), sum(d.input_cached_tokens), sum(d.cache_write_tokens),
         sum(d.cache_write_1h_tokens), sum(d.output_tokens), sum(d.requests),
         sum(d.unpriced_tokens), sum(d.estimated_cost), sum(d.billed_cost)
-    FROM usage_dailyspend d JOIN unnest(accounts, days) AS k(account_id, day) USING (account_id, day)
+    FROM usage_dailyspend d
+    WHERE d.account_id = ANY(accounts) AND d.day BETWEEN lo AND hi
+      AND (d.account_id, d.day) IN (SELECT * FROM unnest(accounts, days))
     GROUP BY d.day, d.account_id, d.provider, d.project_id, d.model;
 
-    DELETE FROM usage_spendcombination t
-    USING (SELECT DISTINCT account_id, date_trunc('month', day)::date AS month
-           FROM unnest(accounts, days) AS k(account_id, day)) m
-    WHERE t.account_id = m.account_id AND t.month = m.month;
-    INSERT INTO usage_spendcombination (month, account_id, provider, project_id, model,
-        api_key_id, user_id)
-    SELECT DISTINCT m.month, d.account_id, d.provider, d.project_id, d.model, d.api_key_id,
-        d.user_id
-    FROM (SELECT DISTINCT account_id, date_trunc('month', day)::date AS month
-          FROM unnest(accounts, days) AS k(account_id, day)) m
-    JOIN usage_dailyspend d ON d.account_id = m.account_id
-        AND d.day >= m.month AND d.day < (m.month + interval '1 month')::date;
+    DELETE FROM usage_dailykeyspend t
+    WHERE t.account_id = ANY(accounts) AND t.day BETWEEN lo AND hi
+      AND (t.account_id, t.day) IN (SELECT * FROM unnest(accounts, days));
+    INSERT INTO usage_dailykeyspend (day, account_id, provider, project_id, api_key_id,
+        input_uncached_tokens, input_cached_tokens, cache_write_tokens, cache_write_1h_tokens,
+        output_tokens, requests, unpriced_tokens, estimated_cost, billed_cost)
+    SELECT d.day, d.account_id, d.provider, d.project_id, d.api_key_id,
+        sum(d.input_uncached_tokens), sum(d.input_cached_tokens), sum(d.cache_write_tokens),
+        sum(d.cache_write_1h_tokens), sum(d.output_tokens), sum(d.requests),
+        sum(d.unpriced_tokens), sum(d.estimated_cost), sum(d.billed_cost)
+    FROM usage_dailyspend d
+    WHERE d.account_id = ANY(accounts) AND d.day BETWEEN lo AND hi
+      AND (d.account_id, d.day) IN (SELECT * FROM unnest(accounts, days))
+    GROUP BY d.day, d.account_id, d.provider, d.project_id, d.api_key_id;
+
 END
 $$;
 
+-- The combinations are kept by counts instead: each DailySpend row is one day of exactly one
+-- (month, account, project, model, key, user) combination, so a statement adds its new rows
+-- and subtracts its old ones, and a combination whose count reaches 0 goes.
 CREATE FUNCTION usage_dailyspend_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    accounts bigint[];
-    days date[];
+    touched_accounts bigint[];
+    touched_days date[];
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        SELECT array_agg(account_id), array_agg(day) INTO accounts, days
+        SELECT array_agg(account_id), array_agg(day) INTO touched_accounts, touched_days
         FROM (SELECT DISTINCT account_id, day FROM new_rows) k;
     ELSIF TG_OP = 'DELETE' THEN
-        SELECT array_agg(account_id), array_agg(day) INTO accounts, days
+        SELECT array_agg(account_id), array_agg(day) INTO touched_accounts, touched_days
         FROM (SELECT DISTINCT account_id, day FROM old_rows) k;
     ELSE
-        SELECT array_agg(account_id), array_agg(day) INTO accounts, days
+        SELECT array_agg(account_id), array_agg(day) INTO touched_accounts, touched_days
         FROM (SELECT account_id, day FROM old_rows
               UNION SELECT account_id, day FROM new_rows) k;
     END IF;
-    IF accounts IS NOT NULL THEN
-        PERFORM usage_refresh_derived(accounts, days);
+    IF touched_accounts IS NULL THEN
+        RETURN NULL;
+    END IF;
+    PERFORM usage_refresh_derived(touched_accounts, touched_days);
+
+    IF TG_OP IN ('DELETE', 'UPDATE') THEN
+        UPDATE usage_spendcombination c SET days = c.days - o.n
+        FROM (SELECT date_trunc('month', day)::date AS month, account_id, project_id, model,
+                     api_key_id, user_id, count(*) AS n
+              FROM old_rows GROUP BY 1, 2, 3, 4, 5, 6) o
+        WHERE c.month = o.month AND c.account_id = o.account_id
+          AND c.project_id = o.project_id AND c.model = o.model
+          AND c.api_key_id = o.api_key_id AND c.user_id = o.user_id;
+        DELETE FROM usage_spendcombination
+        WHERE days <= 0 AND account_id = ANY(touched_accounts)
+          AND month >= date_trunc('month', (SELECT min(d) FROM unnest(touched_days) AS d))::date
+          AND month <= (SELECT max(d) FROM unnest(touched_days) AS d);
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        INSERT INTO usage_spendcombination AS c (month, account_id, provider, project_id, model,
+            api_key_id, user_id, days)
+        SELECT date_trunc('month', day)::date, account_id, provider, project_id, model,
+            api_key_id, user_id, count(*)
+        FROM new_rows GROUP BY 1, 2, 3, 4, 5, 6, 7
+        ON CONFLICT (month, account_id, project_id, model, api_key_id, user_id)
+        DO UPDATE SET days = c.days + EXCLUDED.days;
     END IF;
     RETURN NULL;
 END
@@ -93,6 +138,7 @@ BEGIN
     DELETE FROM usage_dailymodelspend;
     DELETE FROM usage_dailyprojectspend;
     DELETE FROM usage_dailyprojectmodelspend;
+    DELETE FROM usage_dailykeyspend;
     DELETE FROM usage_spendcombination;
     RETURN NULL;
 END
@@ -123,6 +169,11 @@ DROP FUNCTION usage_refresh_derived(bigint[], date[]);
 BACKFILL = """
 SELECT usage_refresh_derived(array_agg(account_id), array_agg(day))
 FROM (SELECT DISTINCT account_id, day FROM usage_dailyspend) k;
+INSERT INTO usage_spendcombination (month, account_id, provider, project_id, model, api_key_id,
+    user_id, days)
+SELECT date_trunc('month', day)::date, account_id, provider, project_id, model, api_key_id,
+    user_id, count(*)
+FROM usage_dailyspend GROUP BY 1, 2, 3, 4, 5, 6, 7;
 """
 
 
@@ -205,6 +256,30 @@ class Migration(migrations.Migration):
             },
         ),
         migrations.CreateModel(
+            name='DailyKeySpend',
+            fields=[
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('input_uncached_tokens', models.BigIntegerField(default=0)),
+                ('input_cached_tokens', models.BigIntegerField(default=0)),
+                ('cache_write_tokens', models.BigIntegerField(default=0)),
+                ('cache_write_1h_tokens', models.BigIntegerField(default=0)),
+                ('output_tokens', models.BigIntegerField(default=0)),
+                ('requests', models.BigIntegerField(default=0)),
+                ('unpriced_tokens', models.BigIntegerField(default=0)),
+                ('estimated_cost', models.DecimalField(decimal_places=12, max_digits=24, null=True)),
+                ('billed_cost', models.DecimalField(decimal_places=12, max_digits=24, null=True)),
+                ('day', models.DateField()),
+                ('provider', models.CharField(max_length=32)),
+                ('project_id', models.CharField(blank=True, default='', max_length=200)),
+                ('api_key_id', models.CharField(blank=True, default='', max_length=200)),
+                ('account', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, to='providers.provideraccount')),
+            ],
+            options={
+                'indexes': [models.Index(fields=['account', 'day'], name='dailykeyspend_account_day'), models.Index(fields=['project_id', 'day'], name='dailykeyspend_project_day'), models.Index(fields=['api_key_id', 'day'], name='dailykeyspend_api_key_day')],
+                'constraints': [models.UniqueConstraint(fields=('day', 'account', 'project_id', 'api_key_id'), name='dailykeyspend_natural_key')],
+            },
+        ),
+        migrations.CreateModel(
             name='SpendCombination',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
@@ -214,6 +289,7 @@ class Migration(migrations.Migration):
                 ('model', models.CharField(blank=True, default='', max_length=200)),
                 ('api_key_id', models.CharField(blank=True, default='', max_length=200)),
                 ('user_id', models.CharField(blank=True, default='', max_length=200)),
+                ('days', models.IntegerField()),
                 ('account', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, to='providers.provideraccount')),
             ],
             options={
