@@ -82,6 +82,12 @@ from benchmarks.ingest_bench import (  # noqa: E402  (needs BASE_DIR on sys.path
 )
 
 BENCH_DB = "spendapp_bench_dash"
+DERIVED_TABLES = (
+    "usage_dailymodelspend",
+    "usage_dailyprojectspend",
+    "usage_dailyprojectmodelspend",
+    "usage_dailykeyspend",
+)
 DAYS = 730  # two years of hourly buckets up to the current hour
 VIEW_DAYS = 365  # "over a year"
 
@@ -936,6 +942,19 @@ def check_rollup(accounts: list, today: date) -> dict:
         roll_rows, roll_out, roll_est, roll_billed = cur.fetchone()
         cur.execute("SELECT count(*), min(hour), max(hour) FROM usage_hourlyspend")
         hourly_rows, hourly_min, hourly_max = cur.fetchone()
+        # The derived rollups (kept by triggers) must hold the same sums as the daily one.
+        derived, derived_match = {}, True
+        for table in DERIVED_TABLES:
+            cur.execute(
+                f"SELECT count(*), sum(output_tokens), sum(estimated_cost), sum(billed_cost) "
+                f"FROM {table}"
+            )
+            rows, out_sum, est_sum, billed_sum = cur.fetchone()
+            derived[table] = rows
+            derived_match &= (out_sum, est_sum, billed_sum) == (roll_out, roll_est, roll_billed)
+        cur.execute("SELECT count(*), sum(days) FROM usage_spendcombination")
+        derived["usage_spendcombination"], combination_days = cur.fetchone()
+        derived_match &= combination_days == roll_rows
     out.update(
         raw_rows=raw_rows,
         unpriced_raw_rows=unpriced,
@@ -945,6 +964,8 @@ def check_rollup(accounts: list, today: date) -> dict:
         if hourly_min
         else "",
         sums_match=raw_out == roll_out and raw_est == roll_est and raw_billed == roll_billed,
+        derived_rows=derived,
+        derived_match=derived_match,
         estimated_total=str(raw_est),
         billed_total=str(raw_billed),
     )
@@ -1443,8 +1464,12 @@ def targets(fig: dict) -> dict:
         "target": f"<= {TARGET_LATER_PAGE_KB} KB",
         "pass": heaviest["html_bytes"] <= TARGET_LATER_PAGE_KB * 1024,
     }
-    fig["check_ok"] = fig["check"]["sums_match"] and fig["check"]["refresh_unchanged"]
-    out["rollup = refresh_rollup, sums = raw"] = {
+    fig["check_ok"] = (
+        fig["check"]["sums_match"]
+        and fig["check"]["derived_match"]
+        and fig["check"]["refresh_unchanged"]
+    )
+    out["rollups = refresh_rollup, sums = raw"] = {
         "measured": "yes" if fig["check_ok"] else "NO",
         "target": "yes",
         "pass": fig["check_ok"],
@@ -1485,6 +1510,10 @@ def report(fig: dict) -> list[tuple[str, bool]]:
         f"            rollups: {c['daily_rows']:,} daily rows, {c['hourly_rows']:,} hourly "
         f"rows ({c['hourly_range']}); unpriced raw rows {c['unpriced_raw_rows']:,}"
     )
+    print(
+        "            derived: "
+        + ", ".join(f"{t.removeprefix('usage_')} {n:,}" for t, n in c["derived_rows"].items())
+    )
     s = fig["seed"]
     if s.get("seconds"):
         print(
@@ -1500,7 +1529,10 @@ def report(fig: dict) -> list[tuple[str, bool]]:
         + ("unchanged" if r["unchanged"] else "CHANGED")
         for r in c["refresh_samples"]
     )
-    print(f"check       rollup sums = raw sums: {c['sums_match']}; refresh_rollup of {samples}")
+    print(
+        f"check       rollup sums = raw sums: {c['sums_match']}; derived rollups = rollup: "
+        f"{c['derived_match']}; refresh_rollup of {samples}"
+    )
     print("-" * 110)
     print(
         f"{'server time per request (ms)':<44} {'p50':>7} {'p95':>7} {'max':>7} {'SQL':>7} "
