@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from typing import Any
 
@@ -98,6 +99,9 @@ def run(options: dict[str, Any], out=None) -> int:
         "Ctrl-C to stop.\n"
     )
     out.flush()
+    # "Ctrl-C to stop" must hold even when started from a script's background job: a
+    # non-interactive shell starts those with SIGINT ignored, and Python then leaves it so.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
