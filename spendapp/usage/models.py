@@ -303,9 +303,13 @@ class PriceOverride(models.Model):
 # ``billed_cost`` stays NULL exactly where every DailySpend row under it is NULL.
 
 
-class RollupMeasures(models.Model):
-    """The measures of DailySpend, summed."""
+class DerivedRollup(models.Model):
+    """A day, an account and the measures of DailySpend, summed; each derived table adds the
+    dimensions it keeps."""
 
+    day = models.DateField()
+    account = _account_fact_key()
+    provider = models.CharField(max_length=32)
     input_uncached_tokens = _tokens()
     input_cached_tokens = _tokens()
     cache_write_tokens = _tokens()
@@ -320,12 +324,9 @@ class RollupMeasures(models.Model):
         abstract = True
 
 
-class DailyModelSpend(RollupMeasures):
+class DailyModelSpend(DerivedRollup):
     """DailySpend summed per day x account x model (projects, keys and users folded in)."""
 
-    day = models.DateField()
-    account = _account_fact_key()
-    provider = models.CharField(max_length=32)
     model = _dimension()
 
     class Meta:
@@ -340,12 +341,9 @@ class DailyModelSpend(RollupMeasures):
         return f"{self.day} {self.provider} {self.model}"
 
 
-class DailyProjectSpend(RollupMeasures):
+class DailyProjectSpend(DerivedRollup):
     """DailySpend summed per day x account x project (models, keys and users folded in)."""
 
-    day = models.DateField()
-    account = _account_fact_key()
-    provider = models.CharField(max_length=32)
     project_id = _dimension()
 
     class Meta:
@@ -363,12 +361,9 @@ class DailyProjectSpend(RollupMeasures):
         return f"{self.day} {self.provider} {self.project_id}"
 
 
-class DailyProjectModelSpend(RollupMeasures):
+class DailyProjectModelSpend(DerivedRollup):
     """DailySpend summed per day x account x project x model (keys and users folded in)."""
 
-    day = models.DateField()
-    account = _account_fact_key()
-    provider = models.CharField(max_length=32)
     project_id = _dimension()
     model = _dimension()
 
@@ -389,13 +384,10 @@ class DailyProjectModelSpend(RollupMeasures):
         return f"{self.day} {self.provider} {self.project_id} {self.model}"
 
 
-class DailyKeySpend(RollupMeasures):
+class DailyKeySpend(DerivedRollup):
     """DailySpend summed per day x account x project x API key (models and users folded in):
     the per-key views, a fraction of DailySpend's rows."""
 
-    day = models.DateField()
-    account = _account_fact_key()
-    provider = models.CharField(max_length=32)
     project_id = _dimension()
     api_key_id = _dimension()
 
