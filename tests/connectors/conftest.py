@@ -16,7 +16,7 @@ import pytest
 
 from spendapp.providers.connectors.http import HttpClient
 
-EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "provider-examples"
+EXAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "provider-examples"
 
 OPENAI_KEY = "sk-admin-TESTkey0123456789abcdefSECRET"
 ANTHROPIC_KEY = "sk-ant-admin01-TESTkey0123456789abcdefSECRET"

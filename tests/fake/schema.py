@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
-OPENAPI_PATH = SHARED / "provider-examples" / "openai" / "openapi-usage-costs.json"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+OPENAPI_PATH = FIXTURES / "provider-examples" / "openai" / "openapi-usage-costs.json"
 
 
 def load_openapi() -> dict:

@@ -27,12 +27,9 @@ from pathlib import Path
 
 import pytest
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
-SPEC = SHARED / "provider-examples" / "openai" / "openapi-usage-costs.json"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+SPEC = FIXTURES / "provider-examples" / "openai" / "openapi-usage-costs.json"
 
-pytestmark = pytest.mark.skipif(
-    not SPEC.exists(), reason=f"OpenAI's OpenAPI extract not found at {SPEC} (shared/ absent)"
-)
 
 schemathesis = pytest.importorskip("schemathesis", reason="schemathesis is not installed")
 
