@@ -7,7 +7,22 @@ from celery import Celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "spendapp.settings")
 
-app = Celery("spendapp")
+
+class SpendappCelery(Celery):
+    def _get_backend(self):
+        # The result backend is Django's ORM (django-celery-results), which needs Django set
+        # up. Worker and beat do that at start-up; `celery -A spendapp call ...` and plain
+        # scripts do not, and failed with AppRegistryNotReady.
+        from django.apps import apps
+
+        if not apps.ready:
+            import django
+
+            django.setup()
+        return super()._get_backend()
+
+
+app = SpendappCelery("spendapp")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 

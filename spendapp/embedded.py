@@ -67,7 +67,16 @@ def _import_pgserver():
         # Without XDG_RUNTIME_DIR platformdirs falls back to /tmp/runtime-<uid> (where
         # pgserver keeps its lock file) and warns about it at import; the fallback is fine.
         warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
-        import pgserver
+        try:
+            import pgserver
+        except ImportError:
+            from django.core.exceptions import ImproperlyConfigured
+
+            raise ImproperlyConfigured(
+                "DATABASE_URL: not set, and the embedded PostgreSQL is not installed. Set "
+                "DATABASE_URL=postgresql://user@host:5432/db (production), or install the "
+                "embedded default with `pip install -e '.[embedded]'` (what `make run` does)."
+            ) from None
     return pgserver
 
 

@@ -3,6 +3,10 @@
 Each reader fails loudly, naming the variable, instead of guessing: a typo in ``DEBUG`` or a
 port of ``80a`` stops the process at start-up with a message that says what to fix. Secrets
 also accept a ``NAME_FILE`` variant pointing at a file (Docker secrets).
+
+An empty value means "unset" everywhere: docker compose's ``env_file`` passes ``NAME=`` lines
+of ``.env.example`` as empty strings, and those must give the default (or the ``NAME_FILE``
+secret), never an empty path, list or URL.
 """
 
 from __future__ import annotations
@@ -19,15 +23,30 @@ _FALSE = {"0", "false", "no", "off", ""}
 
 
 def _raw(name: str, env: Mapping[str, str] | None) -> str | None:
+    """The variable's value, else the content of the file ``NAME_FILE`` names, else None.
+
+    Empty or blank values count as unset, for ``NAME`` and ``NAME_FILE`` alike.
+    """
     env = os.environ if env is None else env
     value = env.get(name)
-    if value is None and f"{name}_FILE" in env:
-        path = Path(env[f"{name}_FILE"])
-        try:
-            value = path.read_text().strip()
-        except OSError as exc:
-            raise ImproperlyConfigured(f"{name}_FILE: cannot read {path}: {exc.strerror}") from exc
+    if value is not None and value.strip():
+        return value
+    file_name = (env.get(f"{name}_FILE") or "").strip()
+    if not file_name:
+        return None
+    path = Path(file_name)
+    try:
+        value = path.read_text().strip()
+    except OSError as exc:
+        raise ImproperlyConfigured(f"{name}_FILE: cannot read {path}: {exc.strerror}") from exc
+    if not value:
+        raise ImproperlyConfigured(f"{name}_FILE: {path} is empty")
     return value
+
+
+def env_is_set(name: str, *, env: Mapping[str, str] | None = None) -> bool:
+    """True when ``name`` (or ``NAME_FILE``) gives a non-empty value."""
+    return _raw(name, env) is not None
 
 
 def env_str(name: str, default: str = "", *, env: Mapping[str, str] | None = None) -> str:
@@ -58,7 +77,7 @@ def env_int(
     env: Mapping[str, str] | None = None,
 ) -> int:
     value = _raw(name, env)
-    if value is None or value.strip() == "":
+    if value is None:
         return default
     try:
         number = int(value.strip())

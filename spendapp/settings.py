@@ -11,6 +11,7 @@ from spendapp.env import (
     env_bool,
     env_currency,
     env_int,
+    env_is_set,
     env_list,
     env_str,
     env_timezone,
@@ -115,6 +116,10 @@ try:
     DATABASES = {"default": embedded.database_settings(DATABASE_URL)}
 except ValueError as exc:
     raise ImproperlyConfigured(str(exc)) from None
+# The password may come separately (DATABASE_PASSWORD or a DATABASE_PASSWORD_FILE secret), so
+# any password works, even one with "/", "#" or "@" that would break a URL.
+if env_is_set("DATABASE_PASSWORD"):
+    DATABASES["default"]["PASSWORD"] = env_str("DATABASE_PASSWORD")
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60, min_value=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Memory per sort or hash step of a query: a year of explorer rows groups in memory instead of
@@ -162,7 +167,19 @@ HOURLY_ROLLUP_DAYS = env_int("HOURLY_ROLLUP_DAYS", 92, min_value=2)
 # --- static files ----------------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static"))).resolve()
+# WhiteNoise serves everything under STATIC_ROOT: pointed at the code (or one of its parents)
+# it would serve settings.py and .env. Refuse to start instead.
+_CODE_DIRS = [BASE_DIR / "spendapp", BASE_DIR / "forecasting", BASE_DIR / "templates"]
+if (
+    STATIC_ROOT in BASE_DIR.parents
+    or STATIC_ROOT == BASE_DIR
+    or any(STATIC_ROOT.is_relative_to(d) for d in [*_CODE_DIRS, *STATICFILES_DIRS])
+):
+    raise ImproperlyConfigured(
+        f"STATIC_ROOT: {STATIC_ROOT} is (or contains) the application's code; use a folder of "
+        f"its own, such as {VAR_DIR / 'static'} (the default when STATIC_ROOT is unset)"
+    )
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     # Hashed names + gzip/brotli; WhiteNoise then serves them with far-future cache headers.
@@ -188,7 +205,8 @@ if CELERY_BROKER_URL.startswith("filesystem"):
 CELERY_RESULT_BACKEND = "django-db"
 CELERY_RESULT_EXTENDED = True
 CELERY_RESULT_EXPIRES = 7 * 24 * 3600
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# django-celery-beat's DatabaseScheduler, plus a heartbeat file for the beat health check.
+CELERY_BEAT_SCHEDULER = "spendapp.beat:HeartbeatScheduler"
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -196,6 +214,20 @@ CELERY_TIMEZONE = "UTC"
 CELERY_TASK_TRACK_STARTED = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A task is acknowledged when it has finished, not when it starts: a worker killed mid-task
+# (OOM, `docker stop` past its grace period) leaves the message with the broker, which hands
+# it to another worker. Every task is safe to run twice (syncs upsert under an advisory lock,
+# alerts and notifications de-duplicate in the database). One message at a time per process,
+# so a killed worker holds back no more than it was running.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+if CELERY_BROKER_URL.startswith("redis"):
+    # Redis re-delivers an unacknowledged message after this long; it must exceed the longest
+    # task, or a slow task would run twice at once.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3 * 3600, min_value=60)
+    }
 
 # --- email -----------------------------------------------------------------------------------
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Spendapp <spendapp@localhost>")
@@ -221,7 +253,14 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
-if not DEBUG:
+# gunicorn speaks plain HTTP only. HTTPS means a TLS proxy in front (the compose file's optional
+# Caddy service) that sets X-Forwarded-Proto, and BEHIND_TLS_PROXY=1 to trust it. Without one,
+# the site runs on plain HTTP (localhost or a private network): no redirect, no secure-only
+# cookies, which no browser would send back over plain HTTP.
+BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", False)
+if BEHIND_TLS_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+if not DEBUG and BEHIND_TLS_PROXY:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # container health checks speak plain HTTP
     SESSION_COOKIE_SECURE = True
@@ -229,8 +268,13 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000, min_value=0)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
-    if env_bool("BEHIND_TLS_PROXY", False):
-        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+elif not DEBUG and env_bool("SECURE_SSL_REDIRECT", False):
+    raise ImproperlyConfigured(
+        "SECURE_SSL_REDIRECT: set BEHIND_TLS_PROXY=1 as well (and run a TLS proxy such as the "
+        "compose file's caddy service), or set SECURE_SSL_REDIRECT=0. gunicorn serves plain "
+        "HTTP only: without a trusted TLS proxy every page would redirect to an https URL that "
+        "nothing serves, or loop."
+    )
 
 # --- logging ---------------------------------------------------------------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()

@@ -51,6 +51,28 @@ def test_secrets_can_come_from_a_file(tmp_path: Path):
         env.env_str("SECRET_KEY", env={"SECRET_KEY_FILE": str(tmp_path / "missing")})
 
 
+def test_an_empty_variable_is_unset_everywhere():
+    empty = {"X": "", "Y": "  "}
+    assert env.env_str("X", "default", env=empty) == "default"
+    assert env.env_bool("X", True, env=empty) is True
+    assert env.env_int("Y", 7, env=empty) == 7
+    assert env.env_list("X", ["a"], env=empty) == ["a"]
+    assert env.env_timezone("X", "Europe/Paris", env=empty) == "Europe/Paris"
+    assert env.env_is_set("X", env=empty) is False
+
+
+def test_a_secret_file_is_used_when_the_plain_variable_is_empty(tmp_path: Path):
+    secret = tmp_path / "key"
+    secret.write_text("from-the-file\n")
+    layout = {"SECRET_KEY": "", "SECRET_KEY_FILE": str(secret)}  # .env.example + compose
+    assert env.env_str("SECRET_KEY", env=layout) == "from-the-file"
+    assert env.env_str("SECRET_KEY", env={**layout, "SECRET_KEY": "plain"}) == "plain"
+    assert env.env_str("SECRET_KEY", "d", env={"SECRET_KEY_FILE": ""}) == "d"
+    secret.write_text("\n")
+    with pytest.raises(ImproperlyConfigured, match=r"SECRET_KEY_FILE: .* is empty"):
+        env.env_str("SECRET_KEY", env=layout)
+
+
 def test_dotenv_fills_only_unset_variables(tmp_path: Path, monkeypatch):
     dotenv = tmp_path / ".env"
     dotenv.write_text("# comment\nSPENDAPP_T1='quoted value'\nexport SPENDAPP_T2=2\n\n")

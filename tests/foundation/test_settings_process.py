@@ -63,13 +63,14 @@ def test_a_non_postgres_database_url_is_refused():
     assert "DATABASE_URL: expected a postgresql:// URL" in result.stderr
 
 
-def test_check_deploy_is_clean_with_production_settings():
+def test_check_deploy_is_clean_with_production_settings_behind_a_tls_proxy():
     result = _run(
         ["check", "--deploy", "--fail-level", "WARNING"],
         DEBUG="0",
         SECRET_KEY=GOOD_SECRET,
         FERNET_KEYS=GOOD_FERNET,
         ALLOWED_HOSTS="spend.example.com",
+        BEHIND_TLS_PROXY="1",  # production with HTTPS: the TLS proxy in front is trusted
     )
     assert result.returncode == 0, result.stderr
     assert "no issues" in result.stdout

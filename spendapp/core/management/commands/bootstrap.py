@@ -1,6 +1,5 @@
 """Create what a fresh install needs to be usable: the role groups and a first admin."""
 
-import os
 import secrets
 
 from django.contrib.auth import get_user_model
@@ -9,6 +8,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from spendapp.core.roles import ROLE_GROUPS
+from spendapp.env import env_str
 
 
 class Command(BaseCommand):
@@ -22,18 +22,18 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         for name in ROLE_GROUPS:
             Group.objects.get_or_create(name=name)
-        username = os.environ.get("SPENDAPP_ADMIN_USER", "admin")
+        username = env_str("SPENDAPP_ADMIN_USER", "admin")
         user_model = get_user_model()
         if user_model.objects.filter(username=username).exists():
             self.stdout.write(f"Admin user {username!r} already exists; password unchanged.")
             return
-        password = os.environ.get("SPENDAPP_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
+        password = env_str("SPENDAPP_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
         user_model.objects.create_superuser(
             username=username,
-            email=os.environ.get("SPENDAPP_ADMIN_EMAIL", "admin@localhost"),
+            email=env_str("SPENDAPP_ADMIN_EMAIL", "admin@localhost"),
             password=password,
         )
-        if os.environ.get("SPENDAPP_ADMIN_PASSWORD"):
+        if env_str("SPENDAPP_ADMIN_PASSWORD"):
             self.stdout.write(f"Created admin user {username!r} (password from the environment).")
         else:
             self.stdout.write(
