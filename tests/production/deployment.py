@@ -79,16 +79,35 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def build_image(app_dir: Path) -> Path:
+    """The image's WORKDIR: the Dockerfile's copies, then its RUN steps (collectstatic, var/)."""
+    image = read_dockerfile()
+    ensure_system_user(image.user)
+    box = Container(app_dir, app_dir / "unused", image.workdir)
+    copy_build_context(image, app_dir)
+    env = {"PATH": f"{production_venv()}/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root"}
+    for run in image.runs:
+        if run.startswith(("pip install", "groupadd")):
+            continue  # the venv (production_venv) and the user (ensure_system_user)
+        result = subprocess.run(
+            ["sh", "-c", box.path(run)], cwd=app_dir, env=env, capture_output=True
+        )
+        assert result.returncode == 0, result.stderr.decode()[-3000:]
+    return app_dir
+
+
 class Deployment:
     """One compose project: its .env, secrets, database and broker, and running services."""
 
-    def __init__(self, root: Path, venv: Path, *, broker_url: str, dotenv: dict[str, str]):
+    def __init__(
+        self, root: Path, app_dir: Path, venv: Path, *, broker_url: str, dotenv: dict[str, str]
+    ):
         self.root = root
         self.venv = venv
         self.broker_url = broker_url
         self.image = read_dockerfile()
         self.user = self.image.user
-        self.box = Container(root / "app", root / "secrets", self.image.workdir)
+        self.box = Container(app_dir, root / "secrets", self.image.workdir)
         self.dotenv = {**read_env_file(BASE_DIR / ".env.example"), **dotenv}
         self.compose = read_compose(self.dotenv)
         self.db_name = f"spendapp_smoke_{os.getpid()}_{int(time.time())}"
@@ -101,12 +120,9 @@ class Deployment:
         for folder in (self.root, self.box.secrets_dir, self.logs):
             folder.mkdir(parents=True, exist_ok=True)
             folder.chmod(0o755)
-        ensure_system_user(self.user)
-        copy_build_context(self.image, self.box.app_dir)
-        for run in self.image.runs:
-            if run.startswith(("pip install", "groupadd")):
-                continue  # the venv (production_venv) and the user (ensure_system_user)
-            self._as_root(["sh", "-c", self.box.path(run)])
+        # A new container: nothing left in var/ by the previous deployment on this image.
+        for leftover in (self.box.app_dir / "var").glob("*.heartbeat"):
+            leftover.unlink()
         for name, spec in self.compose["secrets"].items():
             assert spec["file"].startswith("./secrets/"), spec
             path = self.box.secrets_dir / name
@@ -123,11 +139,6 @@ class Deployment:
             self.stop(name)
         with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
-
-    def _as_root(self, argv: list[str]) -> None:
-        env = {"PATH": f"{self.venv}/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root"}
-        result = subprocess.run(argv, cwd=self.box.app_dir, env=env, capture_output=True)
-        assert result.returncode == 0, result.stderr.decode()[-3000:]
 
     # --- a service's world ----------------------------------------------------------------
     def env(self, service: str) -> dict[str, str]:

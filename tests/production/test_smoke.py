@@ -10,6 +10,7 @@ that deployment and read like the operator's first hour with it.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import signal
@@ -28,7 +29,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from spendapp.providers.fake import FakeProviderServer
-from tests.production.deployment import Deployment, free_port, production_venv
+from tests.production.deployment import Deployment, build_image, free_port, production_venv
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -85,22 +86,35 @@ def _rabbitmq_url(request) -> str:
     return f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
 
 
-@pytest.fixture(scope="module", params=["redis", "rabbitmq"])
-def site(request):
-    """A deployment with migrate done and web, worker and beat running; its SMTP inbox."""
-    import os
-
+@pytest.fixture(scope="module")
+def image_folder():
+    """The image, built once for both brokers (as `docker compose build` would)."""
     if os.geteuid() != 0:
         pytest.skip("runs the services as the image's user, which needs root")
+    # Not under pytest's tmp (mode 700): the app user must reach the image's folders.
+    root = Path(tempfile.mkdtemp(prefix="spendapp-smoke-"))
+    root.chmod(0o755)
+    started = time.monotonic()
+    production_venv()
+    print(f"production venv ready in {time.monotonic() - started:.1f} s")
+    started = time.monotonic()
+    app_dir = build_image(root / "app")
+    print(f"image folder built in {time.monotonic() - started:.1f} s")
+    yield app_dir
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module", params=["redis", "rabbitmq"])
+def site(request, image_folder):
+    """A deployment with migrate done and web, worker and beat running; its SMTP inbox."""
     inbox = Inbox()
     smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
     smtp.start()
     broker = _redis_url() if request.param == "redis" else _rabbitmq_url(request)
-    # Not under pytest's tmp (mode 700): the app user must reach the image's folders.
-    root = Path(tempfile.mkdtemp(prefix=f"spendapp-smoke-{request.param}-"))
-    request.addfinalizer(lambda: shutil.rmtree(root, ignore_errors=True))
+    root = image_folder.parent / request.param
     deployment = Deployment(
         root,
+        image_folder,
         production_venv(),
         broker_url=broker,
         dotenv={
@@ -114,7 +128,9 @@ def site(request):
     deployment.inbox = inbox
     try:
         deployment.build(SECRETS)
+        started = time.monotonic()
         migrate = deployment.run("migrate", timeout=300)
+        print(f"{request.param}: migrate took {time.monotonic() - started:.1f} s")
         assert migrate.returncode == 0, migrate.stdout + migrate.stderr
         password = re.search(r"Created admin user 'admin' with password '([^']+)'", migrate.stdout)
         assert password, migrate.stdout  # shown once, in `docker compose logs migrate`
