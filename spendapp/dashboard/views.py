@@ -394,7 +394,9 @@ def data_health(request):
         "unpriced": queries.unpriced_models(date_from, date_to),
         "recon": list(reversed(recon)),
         "recon_compared": sum(1 for r in recon if r.status == COMPARED),
-        "chart_recon": _recon_chart(recon) if recon else "",
+        # Today's day is still arriving: plotted, its small sum reads as a collapse.
+        "chart_recon": _recon_chart([r for r in recon if r.day < today]) if recon else "",
+        "recon_partial_day": today if date_to >= today else None,
         "audit_flags": [row for row in audit if row.flagged],
         "audit_ok": sum(1 for row in audit if not row.flagged),
         "delivery_failures": recent_delivery_failures(),

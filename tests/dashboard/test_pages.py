@@ -3,9 +3,11 @@ and reads a pinned number of queries."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
-from tests.dashboard.conftest import chart_json
+from tests.dashboard.conftest import TODAY, chart_json
 
 PAGES = ["/", "/explorer/", "/forecast/", "/scenarios/", "/data-health/"]
 NAV = {
@@ -129,6 +131,9 @@ def test_the_data_health_page_shows_failures_and_reconciliation(finance_client, 
         "Estimated (usage x price catalog)",
         "Billed (provider cost reports)",
     ]
+    # Today is still arriving: the table lists it, the chart stops the day before.
+    assert figure["data"][0]["x"][-1] == (TODAY - timedelta(days=1)).isoformat()
+    assert "the chart leaves out today" in html
 
 
 def test_the_forecast_page_shows_the_model_and_its_backtest(finance_client, spend_data):
