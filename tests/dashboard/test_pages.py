@@ -18,8 +18,8 @@ NAV = {
     "/data-health/": "Data health",
 }
 # Per page: session, user and groups (3), then the page's own reads:
-# overview (17): reconciliation rows, newest day per account, accounts, muted budgets,
-#   alerts, budgets, movers; month-end projection (last data day, stored total, its points,
+# overview (18): running syncs, reconciliation rows, newest day per account, accounts, muted
+#   budgets, alerts, budgets, movers; month-end projection (last data day, stored total, its points,
 #   month-to-date spend history) and the forecast drawn to the month's end (last data day,
 #   stored total, its points: the same stored forecast, read again by `forecast_total`).
 # explorer (11): entity names, the TierBook (price overrides, tier bands, tier overrides),
@@ -31,20 +31,20 @@ NAV = {
 #   models seen), saved scenarios, scenario_results (last data day; the baseline is cached in
 #   the process per day; price table again: 4), the price table of the "models priced"
 #   list (4).
-# data health (13): reconciliation, runs, freshness (2), price audit (overrides, accounts,
-#   cost lines; + usage when anything is billed per model), unpriced, deliveries, top
-#   unallocated (+ entity names when there is any).
+# data health (14): running syncs, reconciliation, runs, freshness (2), price audit
+#   (overrides, accounts, cost lines; + usage when anything is billed per model), unpriced,
+#   deliveries, top unallocated (+ entity names when there is any).
 # CSV (9): usage combinations, the TierBook (3), allocated teams (the filter check), spend.
 QUERIES = {
-    "/": 17,
+    "/": 18,
     "/explorer/": 11,
     "/forecast/": 10,
     "/scenarios/": 17,
-    "/data-health/": 13,
+    "/data-health/": 14,
     "/explorer/export.csv": 9,
 }
 EMPTY_IDS = {
-    "/": "overview-empty",
+    "/": "first-run",  # no provider account yet: the steps to add one
     "/explorer/": "explorer-empty",
     "/forecast/": "forecast-empty",
     "/scenarios/": "scenarios-empty",
