@@ -68,4 +68,5 @@ def test_admin_labels_and_widths_read_right(client, alice):
     assert "Provider entities" in index and "Provider entitys" not in index
     add = client.get(reverse("admin:providers_provideraccount_add")).content.decode()
     assert 'class="vURLField wide-url"' in add
+    assert 'id="admin-key-help"' in add and "platform.openai.com/settings/organization" in add
     assert "css/admin." in add and "img/favicon." in add
