@@ -51,6 +51,15 @@ OVERFLOWS = """() => {
     });
     return out;
 }"""
+# A checkbox sits at the left of its label on one line (not stretched across the form and
+# drawn centred above the text): narrow, at the label's left edge, the label one line high.
+MISPLACED_CHECKBOXES = """() => Array.from(document.querySelectorAll('label.inline-check'))
+    .filter(label => {
+        const box = label.querySelector('input').getBoundingClientRect();
+        const line = label.getBoundingClientRect();
+        return box.width > 30 || box.left - line.left > 2 || line.height > 2 * box.height + 8;
+    })
+    .map(label => label.textContent.trim())"""
 MONEY_TEXTS = "() => Array.from(document.querySelectorAll('.money')).map(e => e.innerText.trim())"
 
 
@@ -74,6 +83,9 @@ def test_every_page_fits_its_width_and_shows_money_in_the_currency(session, widt
         if path in WITH_MONEY or path.startswith("/allocation/chargeback/"):
             assert texts, f"no money cells on {path}"
         wrong = _without_currency(texts, symbol)
+        if path == "/budgets/new/":
+            assert session.page.locator("label.inline-check").count() >= 3
+            assert session.page.evaluate(MISPLACED_CHECKBOXES) == []
         if overflow or wrong:
             problems[path] = {"overflow": overflow, "money without currency": wrong[:5]}
     assert not problems, problems
