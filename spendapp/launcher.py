@@ -141,8 +141,10 @@ def main() -> int:
         nonlocal stopping
         stopping = True
 
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
+    # The children have process groups of their own (see _start): a closed terminal (SIGHUP)
+    # must stop them through the launcher as Ctrl-C does, not leave them running.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, request_stop)
     exit_code = 0
     try:
         print("[launcher] preparing the database (migrations)", flush=True)
