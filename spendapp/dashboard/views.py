@@ -175,6 +175,7 @@ def _known_values(date_from: date, date_to: date, tier_book: TierBook | None = N
 
 
 FORM_FIELDS = ("from", "to", "by", "metric", "granularity", "chart")
+WIDE_FILTERS = ("project", "api_key", "user")
 
 
 def _filter_choices(picked: dict, known: dict[str, list[str]], names: dict, errors: dict) -> list:
@@ -192,6 +193,8 @@ def _filter_choices(picked: dict, known: dict[str, list[str]], names: dict, erro
                 "name": key,
                 "label": label,
                 "error": errors.get(key, ""),
+                # Names followed by long provider ids: the list takes two columns.
+                "wide": key in WIDE_FILTERS,
                 "options": [(value, text, value in chosen) for value, text in options],
             }
         )
