@@ -101,6 +101,7 @@ def ensure_server(db_name: str = DEFAULT_DB_NAME):
 
 
 def is_running() -> bool:
+    _import_pgserver()  # first import of the package: its runtime-dir warning silenced
     from pgserver.utils import PostmasterInfo
 
     pgdata = pgdata_dir()

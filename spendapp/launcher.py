@@ -26,8 +26,9 @@ def _run_step(args: list[str], env: dict[str, str]) -> None:
 
 
 def _start(name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen:
-    print(f"[launcher] starting {name}: {' '.join(args)}", flush=True)
-    return subprocess.Popen([sys.executable, *args], cwd=BASE_DIR, env=env)
+    # A process group of its own: Ctrl-C in the terminal reaches only the launcher, which then
+    # stops each child once (a worker that got both SIGINT and SIGTERM shut down twice).
+    return subprocess.Popen([sys.executable, *args], cwd=BASE_DIR, env=env, process_group=0)
 
 
 def _stop_all(procs: dict[str, subprocess.Popen]) -> None:
@@ -45,7 +46,8 @@ def _stop_all(procs: dict[str, subprocess.Popen]) -> None:
 
 
 def _processes(host: str, port: str, demo: bool, fake_port: str) -> dict[str, list[str]]:
-    celery = ["-m", "celery", "-A", "spendapp"]
+    # --quiet: no banners (the launcher says what runs); task logs still show at info.
+    celery = ["-m", "celery", "-A", "spendapp", "--quiet"]
     procs = {
         "web": ["manage.py", "runserver", "--noreload", f"{host}:{port}"],
         "worker": [*celery, "worker", "-l", "info", "-c", "2"],
@@ -65,6 +67,13 @@ def _processes(host: str, port: str, demo: bool, fake_port: str) -> dict[str, li
     return procs
 
 
+def _running(host: str, port: str, demo: bool, fake_port: str) -> str:
+    parts = [f"web (http://{host}:{port}/)", "Celery worker", "Celery beat"]
+    if demo:
+        parts.append(f"fake providers (127.0.0.1:{fake_port}, the demo's data)")
+    return ", ".join(parts)
+
+
 def _wait_for_port(port: int, timeout: float = 30) -> bool:
     import socket
 
@@ -79,7 +88,8 @@ def _wait_for_port(port: int, timeout: float = 30) -> bool:
 
 def _queue_first_sync(env: dict[str, str], fake_port: str) -> None:
     """Once the fake server answers, sync the demo accounts now, through the worker."""
-    if not _wait_for_port(int(fake_port)):
+    # A first start on a busy machine imports for a while: wait as long as it takes, not 30 s.
+    if not _wait_for_port(int(fake_port), timeout=180):
         print("[launcher] the fake provider server did not come up; no demo data", flush=True)
         return
     send = (
@@ -112,6 +122,9 @@ def main() -> int:
     load_dotenv(BASE_DIR / ".env")
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     env.setdefault("DEBUG", "1")
+    # The launcher is the one-machine setup the README describes; runserver's "development
+    # server, not for production" banner reads as an error there (production: see README).
+    env.setdefault("DJANGO_RUNSERVER_HIDE_WARNING", "true")
     embedded_db = not env.get("DATABASE_URL")
     # Stop PostgreSQL on exit only if we started it: a server that tests or another shell
     # started is theirs to stop (make db-stop).
@@ -128,11 +141,14 @@ def main() -> int:
         nonlocal stopping
         stopping = True
 
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
+    # The children have process groups of their own (see _start): a closed terminal (SIGHUP)
+    # must stop them through the launcher as Ctrl-C does, not leave them running.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, request_stop)
     exit_code = 0
     try:
-        _run_step(["migrate", "--noinput"], env)
+        print("[launcher] preparing the database (migrations)", flush=True)
+        _run_step(["migrate", "--noinput", "--verbosity", "0"], env)
         _run_step(["bootstrap"], env)
         demo = env.get("SPENDAPP_DEMO", "1") != "0"
         fake_port = env.get("FAKE_PROVIDERS_PORT", "8765")
@@ -141,9 +157,13 @@ def main() -> int:
             _run_step(["demo", "--fake-url", f"http://127.0.0.1:{fake_port}"], env)
         for name, args in _processes(host, port, demo, fake_port).items():
             procs[name] = _start(name, args, env)
+        print(f"[launcher] started {_running(host, port, demo, fake_port)}", flush=True)
         if demo:
             _queue_first_sync(env, fake_port)
-        print(f"\n[launcher] Spendapp is running: open http://{host}:{port}/  (Ctrl-C stops it)\n")
+        print(
+            f"\n[launcher] Spendapp is running: open http://{host}:{port}/  (Ctrl-C stops it)\n",
+            flush=True,
+        )
         while not stopping:
             dead = [name for name, proc in procs.items() if proc.poll() is not None]
             if dead:
@@ -155,6 +175,8 @@ def main() -> int:
         print(f"[launcher] a setup step failed: {exc}", flush=True)
         exit_code = exc.returncode or 1
     finally:
+        if procs:
+            print("[launcher] stopping", flush=True)
         _stop_all(procs)
         if owns_database and env.get("KEEP_DB") != "1":
             _stop_database(env["DATABASE_URL"])

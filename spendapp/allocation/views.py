@@ -17,6 +17,7 @@ from spendapp.allocation.models import AllocationRule, SharedCost, Team
 from spendapp.allocation.queries import allocation_summary, top_unallocated
 from spendapp.allocation.rules import data_range
 from spendapp.allocation.signals import schedule_recompute
+from spendapp.core import money
 from spendapp.core.roles import can_edit_budgets, dashboard_view
 from spendapp.providers.models import ProviderEntity
 from spendapp.usage.models import DailySpend
@@ -141,7 +142,7 @@ def _save_rule(request, instance=None):
             form.save()
             messages.success(
                 request,
-                f"Rule saved: it moves {preview.estimated_cost:,.2f} (estimated) of "
+                f"Rule saved: it moves {money.exact(preview.estimated_cost)} (estimated) of "
                 f"{preview.date_from:%B %Y}. The allocation is being recomputed.",
             )
             return redirect("allocation")

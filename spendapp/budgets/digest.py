@@ -18,6 +18,7 @@ from spendapp.budgets.models import AlertEvent, Budget
 from spendapp.budgets.notify import finance_recipients, queue_event
 from spendapp.budgets.periods import data_today, local_now, period_containing
 from spendapp.budgets.spend import ScopeSpend, history_start
+from spendapp.core import money
 
 DIGEST_HOUR = 7
 
@@ -53,7 +54,7 @@ def digest_context(monday: date, now: datetime | None = None) -> dict:
         "movers": data.movers(last_week, week_before),
         "budgets": budget_rows(now),
         "link": f"{settings.SITE_URL}/budgets/",
-        "summary": f"Last week {week:,.2f} {settings.ORG_CURRENCY}",
+        "summary": f"Last week {money.exact(week)}",
     }
 
 

@@ -25,6 +25,7 @@ from spendapp.budgets.models import AlertEvent, Budget
 from spendapp.budgets.notify import budget_recipients, queue_event
 from spendapp.budgets.periods import Period, data_today, period_containing
 from spendapp.budgets.spend import ScopeSpend, history_start
+from spendapp.core import money
 
 log = logging.getLogger(__name__)
 MIN_HISTORY_DAYS = 7
@@ -326,9 +327,9 @@ def alert_context(event: AlertEvent, view: Outlook | None = None) -> dict:
 
 def _summary(event: AlertEvent, c: dict) -> str:
     cur = c["currency_code"]
-    spent = f"{c['spend']:,.2f} {cur} of {c['amount']:,.2f} {cur} ({c['percent']}%)"
+    spent = f"{money.exact(c['spend'], cur)} of {money.exact(c['amount'], cur)} ({c['percent']}%)"
     if event.kind == AlertEvent.Kind.ANOMALY and c["anomaly"]:
-        return f"{c['anomaly']['day']}: {Decimal(c['anomaly']['spend']):,.2f} {cur} spent"
+        return f"{c['anomaly']['day']}: {money.exact(c['anomaly']['spend'], cur)} spent"
     if c["projected"] is not None:
-        return f"{spent}; projected {c['projected']:,.2f} {cur} by {c['period_end']}"
+        return f"{spent}; projected {money.exact(c['projected'], cur)} by {c['period_end']}"
     return spent

@@ -8,6 +8,9 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 
 from spendapp.budgets.models import Budget
+from spendapp.core.roles import FINANCE
+
+RECIPIENT_FIELDS = ("notify_users", "notify_groups", "extra_emails", "webhook_url")
 
 
 class ThresholdsField(forms.CharField):
@@ -68,7 +71,28 @@ class BudgetForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if self.instance.pk is None and "notify_groups" not in self.initial:
+            # A new budget tells Finance unless the editor chooses otherwise.
+            self.initial["notify_groups"] = list(
+                Group.objects.filter(name=FINANCE).values_list("pk", flat=True)
+            )
         self.fields["notify_users"].queryset = (
             get_user_model().objects.filter(is_active=True).order_by("username")
         )
         self.fields["notify_groups"].queryset = Group.objects.order_by("name")
+
+    def has_recipients(self) -> bool:
+        """Whether an alert would reach anyone: users, groups, addresses or a webhook, as
+        submitted (or as stored / proposed before a submission)."""
+        getlist = getattr(self.data, "getlist", None)
+        for name in RECIPIENT_FIELDS:
+            if self.is_bound:
+                key = self.add_prefix(name)
+                raw = getlist(key) if getlist else [self.data.get(key)]
+                values = [v for v in raw if v and str(v).strip()]
+            else:
+                value = self.initial.get(name)
+                values = list(value) if isinstance(value, list | tuple) else [value] * bool(value)
+            if values:
+                return True
+        return False

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from django.conf import settings
 from django.contrib import messages
-from django.db.models import Prefetch
+from django.db.models import Count, Prefetch, Q
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -11,12 +14,17 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from spendapp.budgets.forms import BudgetForm
-from spendapp.budgets.models import AlertEvent, Budget
+from spendapp.budgets.models import AlertEvent, Budget, Notification
 from spendapp.budgets.pages import budget_row
 from spendapp.budgets.validation import known_scope_values
 from spendapp.core.roles import FINANCE, dashboard_view, role_required
 
 budget_editor = role_required(FINANCE)
+
+NO_RECIPIENTS = (
+    "This budget has no recipients: its alerts will be listed here but nobody is emailed. "
+    "Add users, a group (Finance) or addresses to be told."
+)
 
 
 def _get_budget(pk: int) -> Budget:
@@ -25,12 +33,30 @@ def _get_budget(pk: int) -> Budget:
 
 @dashboard_view
 def budget_list(request):
-    budgets = Budget.objects.prefetch_related(
-        Prefetch("alerts", queryset=AlertEvent.objects.order_by("-created_at"))
-    )
+    # Each alert's notifications counted in the same query: "not sent: no recipients" is an
+    # alert whose evaluation found nobody to tell.
+    alerts = AlertEvent.objects.annotate(
+        recipients=Count("notifications"),
+        delivered=Count("notifications", filter=Q(notifications__status=Notification.Status.SENT)),
+    ).order_by("-created_at")
+    budgets = Budget.objects.prefetch_related(Prefetch("alerts", queryset=alerts))
     muted = set(request.user.muted_budgets.values_list("pk", flat=True))
     rows = [budget_row(b, muted) for b in budgets]
-    return render(request, "budgets/list.html", {"page": "budgets", "rows": rows})
+    context = {"page": "budgets", "rows": rows, "mail_note": mail_destination()}
+    return render(request, "budgets/list.html", context)
+
+
+def mail_destination() -> str:
+    """Where alert emails go on this install, said on the budgets pages: without an SMTP
+    server (``EMAIL_HOST``) they are files under ``var/mail/``."""
+    if settings.EMAIL_BACKEND.endswith("filebased.EmailBackend"):
+        path = Path(settings.EMAIL_FILE_PATH)
+        if path.is_relative_to(settings.BASE_DIR):
+            path = path.relative_to(settings.BASE_DIR)
+        return f"No mail server is set (EMAIL_HOST): alert emails are written as files to {path}/."
+    if settings.EMAIL_BACKEND.endswith("smtp.EmailBackend"):
+        return f"Alert emails are sent through {settings.EMAIL_HOST}."
+    return ""
 
 
 def _edit(request, budget: Budget | None):
@@ -42,11 +68,15 @@ def _edit(request, budget: Budget | None):
         saved = form.save()
         _evaluate_soon(saved)
         messages.success(request, f"Budget “{saved.name}” {'created' if creating else 'saved'}.")
+        if not form.has_recipients():
+            messages.warning(request, NO_RECIPIENTS)
         return redirect("budgets")
     context = {
         "page": "budgets",
         "form": form,
         "budget": budget,
+        "no_recipients": NO_RECIPIENTS,
+        "mail_note": mail_destination(),
         "scope_values": sorted(
             known_scope_values("provider")
             | known_scope_values("project")

@@ -1,5 +1,6 @@
 from django.contrib.auth.decorators import login_not_required
-from django.http import JsonResponse
+from django.http import HttpResponsePermanentRedirect, JsonResponse
+from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -18,3 +19,11 @@ def healthz(request):
         "checks": {name: reason or "ok" for name, reason in checks.items()},
     }
     return JsonResponse(body, status=200 if ok else 503)
+
+
+@require_GET
+@login_not_required
+def favicon(request):
+    """Browsers ask for /favicon.ico whatever the page says (CSV downloads, JSON, errors):
+    send them to the real icon instead of logging a 404 on every start."""
+    return HttpResponsePermanentRedirect(static("img/favicon.svg"))

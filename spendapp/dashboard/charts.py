@@ -10,10 +10,12 @@ import copy
 import functools
 import zlib
 from collections.abc import Iterable, Sequence
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 import plotly.graph_objects as go
 import plotly.io as pio
+
+from spendapp.core import money
 
 # Okabe-Ito (colour-blind safe), then Paul Tol's "muted" set for more series. Black and the
 # pale yellow are left out: they read as text and vanish on white.
@@ -86,16 +88,9 @@ def short_number(value: Decimal | float | int | None, digits: int = 1) -> str:
     return f"{number:.{digits}f}"
 
 
-def short_money(value: Decimal | float | None, symbol: str = "$") -> str:
-    """1234.5 -> "$1.2k"; small amounts keep cents: 12.345 -> "$12.35"."""
-    if value is None:
-        return NO_VALUE
-    number = Decimal(str(value))
-    sign = "-" if number < 0 else ""
-    if abs(number) >= 1000:
-        return f"{sign}{symbol}{short_number(abs(number))}"
-    cents = abs(number).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    return f"{sign}{symbol}{cents:,.2f}"
+def short_money(value: Decimal | float | None) -> str:
+    """1234.5 -> "$1.2k" in the organisation's currency (see `spendapp.core.money`)."""
+    return money.compact(value)
 
 
 # Axis ticks and hover labels in d3-format: SI-short on the axis, full values on hover.

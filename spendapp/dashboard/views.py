@@ -174,31 +174,68 @@ def _known_values(date_from: date, date_to: date, tier_book: TierBook | None = N
     return dimension_values(SpendQuery(date_from, date_to), tier_book=tier_book)
 
 
-def _filter_choices(state: ExplorerState, known: dict[str, list[str]], names: dict) -> list:
+FORM_FIELDS = ("from", "to", "by", "metric", "granularity", "chart")
+WIDE_FILTERS = ("project", "api_key", "user")
+
+
+def _filter_choices(picked: dict, known: dict[str, list[str]], names: dict, errors: dict) -> list:
     choices = []
     for key, label in GROUPING_LABELS.items():
-        picked = set(state.filters.get(key, ()))
-        options = [(v, label_for(key, v, names)) for v in known.get(key, [])]
+        chosen = set(picked.get(key, ()))
+        values = known.get(key, [])
+        # A value the user picked stays listed (and picked) even where the range has no data.
+        values = [*values, *sorted(chosen - set(values) - {NONE_VALUE})]
+        options = [(v, label_for(key, v, names)) for v in values]
         none_text = UNALLOCATED_LABEL if key in ALLOCATION_KEYS else f"(no {label.lower()})"
         options.append((NONE_VALUE, none_text))
         choices.append(
             {
                 "name": key,
                 "label": label,
-                "options": [(value, text, value in picked) for value, text in options],
+                "error": errors.get(key, ""),
+                # Names followed by long provider ids: the list takes two columns.
+                "wide": key in WIDE_FILTERS,
+                "options": [(value, text, value in chosen) for value, text in options],
             }
         )
     return choices
 
 
-def _explorer_form(state: ExplorerState, known, names) -> dict:
+def _field_errors(messages: list[str]) -> dict[str, str]:
+    """``"granularity: hourly data covers ..."`` -> ``{"granularity": "hourly data ..."}``: the
+    filters name the parameter first, so each message can stand next to its control."""
+    by_field: dict[str, str] = {}
+    for message in messages:
+        name, _, text = message.partition(": ")
+        if text and (name in FORM_FIELDS or name in GROUPING_LABELS):
+            by_field[name] = f"{by_field[name]} {text}" if name in by_field else text
+    return by_field
+
+
+def _explorer_form(state: ExplorerState, known, names, submitted=None, errors=()) -> dict:
+    """The form's controls: the valid state's values, or after a refusal what the user sent
+    (``submitted``, the query string) with each error beside its field."""
+    values = {
+        "from": state.date_from.isoformat(),
+        "to": state.date_to.isoformat(),
+        "by": state.by,
+        "metric": state.metric,
+        "granularity": state.granularity,
+        "chart": state.chart,
+    }
+    picked = dict(state.filters)
+    if submitted is not None:
+        values.update({k: submitted.get(k, "")[:40] for k in FORM_FIELDS if k in submitted})
+        picked = {k: submitted.getlist(k) for k in GROUPING_LABELS if k in submitted}
+    field_errors = _field_errors(list(errors))
     return {
         "state": state,
+        "form": {k: {"value": v, "error": field_errors.get(k, "")} for k, v in values.items()},
         "groupings": GROUPING_LABELS,
         "granularities": GRANULARITIES,
         "metrics": METRICS,
         "chart_styles": CHART_STYLES,
-        "filter_choices": _filter_choices(state, known, names),
+        "filter_choices": _filter_choices(picked, known, names, field_errors),
         "max_hourly_days": MAX_HOURLY_DAYS,
     }
 
@@ -224,13 +261,14 @@ def explorer(request):
         context = {
             "page": "explorer",
             "errors": exc.messages,
-            **_explorer_form(default, values, names),
+            **_explorer_form(default, values, names, request.GET, exc.messages),
         }
         return render(request, "dashboard/explorer.html", context, status=400)
     try:
         series = explorer_series(state, names, known_cache.get("tiers"))
     except QueryError as exc:  # e.g. a team renamed between the form and the query
-        context = {"page": "explorer", "errors": [str(exc)], **_explorer_form(state, {}, names)}
+        form = _explorer_form(state, {}, names, request.GET, [str(exc)])
+        context = {"page": "explorer", "errors": [str(exc)], **form}
         return render(request, "dashboard/explorer.html", context, status=400)
     active_filters = [
         {
@@ -250,6 +288,7 @@ def explorer(request):
         "active_filters": active_filters,
         "query_string": state.query_string(),
         "chart_spend": charts.to_json(explorer_figure(series, state)) if series else "",
+        "no_model_series": state.by == "model" and any(not s.key for s in series if not s.is_other),
         **_explorer_form(state, known_cache["values"], names),
     }
     return render(request, "dashboard/explorer.html", context)
@@ -358,7 +397,9 @@ def data_health(request):
         "unpriced": queries.unpriced_models(date_from, date_to),
         "recon": list(reversed(recon)),
         "recon_compared": sum(1 for r in recon if r.status == COMPARED),
-        "chart_recon": _recon_chart(recon) if recon else "",
+        # Today's day is still arriving: plotted, its small sum reads as a collapse.
+        "chart_recon": _recon_chart([r for r in recon if r.day < today]) if recon else "",
+        "recon_partial_day": today if date_to >= today else None,
         "audit_flags": [row for row in audit if row.flagged],
         "audit_ok": sum(1 for row in audit if not row.flagged),
         "delivery_failures": recent_delivery_failures(),

@@ -2,8 +2,11 @@
 
 from django import forms
 from django.contrib import admin, messages
-from django.urls import reverse
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import path, reverse
 from django.utils.html import format_html
+from django.views.decorators.http import require_POST
 
 from spendapp.providers.errors import ProviderError
 from spendapp.providers.models import ProviderAccount, ProviderEntity
@@ -16,6 +19,7 @@ class ProviderAccountForm(forms.ModelForm):
         max_length=300,
         assume_scheme="https",
         help_text=ProviderAccount._meta.get_field("base_url").help_text,
+        widget=forms.URLInput(attrs={"class": "vURLField wide-url"}),
     )
     api_key = forms.CharField(
         label="Admin API key",
@@ -61,6 +65,38 @@ class ProviderAccountAdmin(admin.ModelAdmin):
         "recent_runs",
     ]
     actions = ["test_connection", "sync_now"]
+    change_form_template = "admin/providers/provideraccount/change_form.html"
+
+    # --- the same two actions as buttons on an account's own page ---------------------------
+
+    def get_urls(self):
+        buttons = [
+            path(
+                "<int:pk>/test-connection/",
+                self.admin_site.admin_view(self._run_on_one(self.test_connection)),
+                name="providers_provideraccount_test_connection",
+            ),
+            path(
+                "<int:pk>/sync-now/",
+                self.admin_site.admin_view(self._run_on_one(self.sync_now)),
+                name="providers_provideraccount_sync_now",
+            ),
+        ]
+        return buttons + super().get_urls()
+
+    def _run_on_one(self, action):
+        """A POST view running ``action`` on one account, back to its page with the result in
+        the messages. Changing the account's state (a sync, a status) needs change permission."""
+
+        @require_POST
+        def view(request, pk: int):
+            account = get_object_or_404(ProviderAccount, pk=pk)
+            if not self.has_change_permission(request, account):
+                raise PermissionDenied
+            action(request, ProviderAccount.objects.filter(pk=account.pk))
+            return redirect("admin:providers_provideraccount_change", account.pk)
+
+        return view
 
     @admin.display(description="Recent syncs")
     def recent_runs(self, account):

@@ -85,6 +85,7 @@ class ProviderEntity(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name_plural = "provider entities"
         constraints = [
             models.UniqueConstraint(
                 fields=["account", "kind", "external_id"], name="providerentity_natural_key"

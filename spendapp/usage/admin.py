@@ -8,20 +8,26 @@ from spendapp.usage.models import PriceOverride, SyncRun
 class SyncRunAdmin(ImportCostsAdminMixin, admin.ModelAdmin):
     # Adds the "Import FOCUS costs" button and /admin/usage/syncrun/import-costs/.
     change_list_template = "admin/usage/syncrun/change_list.html"
+    # Few, short columns: with the filter sidebar the list fits a laptop screen.
     list_display = [
         "account",
         "started_at",
         "outcome",
-        "windows",
-        "windows_failed",
-        "pages",
-        "rows_inserted",
-        "rows_updated",
+        "windows_done",
+        "rows",
         "duration",
         "trigger",
     ]
     list_filter = ["outcome", "account", "trigger"]
     date_hierarchy = "started_at"
+
+    @admin.display(description="Windows")
+    def windows_done(self, run):
+        return f"{run.windows} ({run.windows_failed} failed)" if run.windows_failed else run.windows
+
+    @admin.display(description="Rows")
+    def rows(self, run):
+        return f"{run.rows_inserted:,} new, {run.rows_updated:,} updated"
 
     def has_add_permission(self, request):
         return False

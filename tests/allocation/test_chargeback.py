@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from datetime import date
 from decimal import Decimal
 
@@ -157,6 +158,10 @@ def test_the_monthly_email_goes_to_each_owner_once_on_the_first_working_day(
     _name, content, mimetype = search_mail.attachments[0]
     assert mimetype == "text/csv" and "Search" in content
     assert "/allocation/chargeback/?month=2026-08" in search_mail.body
+    # Amounts in the organisation's currency, the top models' too.
+    amount = r"\$[\d,]+\.\d\d"
+    assert re.search(rf"Search: billed ({amount}|\u2013), estimated {amount}", search_mail.body)
+    assert re.search(rf"top models: [^\n]* {amount}", search_mail.body), search_mail.body
     # A second run (a retry, a second beat) sends nothing more.
     assert tasks.send_monthly_chargeback("2026-09-01") == []
     assert tasks.send_chargeback_email(allocated["search"].pk, "2026-08-01") is False

@@ -81,7 +81,7 @@ def test_finance_creates_a_team_and_maps_two_keys_without_the_admin(
         preview = finance_client.post("/allocation/rules/new/", {**form, "action": "preview"})
     assert preview.status_code == 200 and not AllocationRule.objects.exists()
     assert preview.context["preview"].estimated_cost == Decimal("10.5")
-    assert b'data-testid="rule-preview"' in preview.content
+    assert b'data-testid="preview-amount">$10.50<' in preview.content
 
     with django_capture_on_commit_callbacks(execute=True):
         for key in ("key_a", "key_b"):

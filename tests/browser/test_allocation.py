@@ -15,11 +15,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.db.models import Sum
-from django.template.defaultfilters import floatformat
 
 from spendapp.allocation.chargeback import previous_month
 from spendapp.allocation.engine import recompute_allocation
 from spendapp.allocation.models import AllocationRule
+from spendapp.core import money
 from spendapp.providers.models import ProviderEntity
 from spendapp.usage.models import DailySpend
 from tests.browser.conftest import assert_drawn
@@ -75,6 +75,7 @@ def _create_team_and_rules(session) -> tuple[list[str], date]:
     session.open("/allocation/")
     page = session.page
 
+    page.locator("#new-team summary").click()  # the form opens on demand
     form = page.locator("#team-form")
     form.locator("[name=name]").fill(TEAM)
     form.locator("[name=kind]").select_option("team")
@@ -87,6 +88,7 @@ def _create_team_and_rules(session) -> tuple[list[str], date]:
     assert page.locator(f"#teams tr[data-team='{TEAM}']").count() == 1
 
     for i, key in enumerate(keys):
+        page.locator("#new-rule summary").click()
         rule = page.locator("#rule-form")
         rule.locator("[name=dimension]").select_option("api_key")
         rule.locator("[name=value]").fill(key)
@@ -119,7 +121,7 @@ def test_finance_maps_two_keys_to_a_new_team_and_finds_it_in_chargeback_and_expl
     cells = line.locator("td").all_inner_texts()
     assert cells[1] == "T-PSEARCH"
     # The estimated column is exactly the two keys' spend that month.
-    assert cells[4] == floatformat(_keys_spend(keys, month), "2g")
+    assert cells[4] == money.exact(_keys_spend(keys, month))
     assert page.locator("#by-team tr[data-line='Unallocated']").count() == 1
 
     # The allocation page's unallocated list (keys shown by name) no longer has the keys.

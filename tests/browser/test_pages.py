@@ -50,7 +50,7 @@ def test_overview_and_data_health_draw_their_charts(session):
     chart = session.chart("chart-recon")
     assert_drawn(chart)
     assert chart["names"] == RECON
-    assert len(chart["x"][0]) == 30  # the default window, one point per day
+    assert len(chart["x"][0]) == 29  # the default window, one point per day but today
     assert page.locator("#sync-status").get_by_text("anthropic-prod").count() >= 1
 
 

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from spendapp.budgets.models import AlertEvent, Budget, DeliveryAttempt, Notification
 from spendapp.budgets.periods import period_containing
+from spendapp.core import money
 from spendapp.providers.fake import FakeProviderServer
 from spendapp.providers.models import ProviderAccount
 from spendapp.usage.models import SyncRun
@@ -160,7 +161,7 @@ def _assert_one_crossing_message(inbox, budget, total) -> None:
         f"[Spendapp] Company AI: 80% of the {budget_period_label(budget)} budget reached"
     )
     text, html = _parts(message)
-    assert f"{total.quantize(Decimal('0.01')):,.2f} USD of {budget.amount:,.2f} USD" in text
+    assert f"{money.exact(total)} of {money.exact(budget.amount)}" in text
     assert "(90.0%)" in text and "also past 50%" in text
     assert "What drove it" in text and "What drove it" in html
     assert "/explorer/?from=" in text and "/explorer/?from=" in html

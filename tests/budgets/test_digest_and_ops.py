@@ -50,13 +50,13 @@ def test_the_digest_tells_finance_last_week_month_to_date_projection_movers_budg
     assert [m.recipient for m in messages] == ["bob@example.com"]  # Finance only
     text = messages[0].body_text
     assert (
-        "Last week (2026-06-15 to 2026-06-21): 105.00 USD (+50.0% on the week before, 70.00 USD)"
+        "Last week (2026-06-15 to 2026-06-21): $105.00 (+50.0% on the week before, $70.00)"
     ) in text
-    assert "June 2026 to date: 245.00 USD" in text  # June 1..21 at 10, plus 35
+    assert "June 2026 to date: $245.00" in text  # June 1..21 at 10, plus 35
     assert "June 2026 projected:" in text and "no forecast yet" not in text
-    assert "project proj_new: 0.00 USD -> 35.00 USD" in text
-    assert "model o9: 0.00 USD -> 35.00 USD" in text
-    assert "Company AI (June 2026): 245.00 USD of 2,000.00 USD" in text
+    assert "project proj_new: $0.00 -> $35.00" in text
+    assert "model o9: $0.00 -> $35.00" in text
+    assert "Company AI (June 2026): $245.00 of $2,000.00" in text
     assert "[on track]" in text
     assert "Weekly spend digest" in messages[0].subject
     assert "proj_new" in messages[0].body_html

@@ -73,7 +73,7 @@ def test_each_threshold_fires_once_and_only_the_highest_new_one_is_sent(
     message = Notification.objects.get(event=top)
     assert message.recipient == "bob@example.com"
     assert "100% of the June 2026 budget reached" in message.subject
-    assert "1,100.00 USD of 1,000.00 USD (110.0%)" in message.body_text
+    assert "$1,100.00 of $1,000.00 (110.0%)" in message.body_text
     assert "also past 80%" in message.body_text
     assert "proj_spike" in message.body_text and "proj_spike" in message.body_html
     assert "/explorer/?from=2026-06-01&to=2026-06-30" in message.body_text

@@ -52,7 +52,9 @@ def test_every_dashboard_role_sees_budgets_with_spend_status_and_history(
     )
     client.force_login(erin)
     page = client.get("/budgets/").content.decode()
-    assert "Company AI" in page and "90.00 USD" in page and "90.0%" in page
+    assert "Company AI" in page and "$90.00" in page and "90.0%" in page
+    # The alert found nobody to tell: the history says so instead of "sent".
+    assert "not sent: no recipients" in page
     assert "status-warn" in page and "Alert history: Company AI" in page
     assert "New budget" not in page and "/edit/" not in page  # Engineering cannot edit
 

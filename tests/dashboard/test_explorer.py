@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qsl, urlencode
 
 import pytest
@@ -49,7 +50,7 @@ def test_the_page_links_reproduce_the_view(finance_client, spend_data):
     assert f'href="?{permalink.replace("&", "&amp;")}" id="permalink"' in html
     # The form shows the state it came from.
     assert '<option value="week" selected>' in html
-    assert '<option value="openai" selected>' in html
+    assert '<option value="openai" title="openai" selected>' in html
 
 
 def test_the_chart_has_one_trace_per_series_and_drills_into_it(finance_client, spend_data):
@@ -133,6 +134,29 @@ def test_nonsense_parameters_get_a_clear_message_and_400(finance_client, spend_d
         assert f"{name}:" in html
     export = finance_client.get("/explorer/export.csv", params)
     assert export.status_code == 400 and export["Content-Type"].startswith("text/plain")
+
+
+def test_a_refused_view_keeps_the_users_choices_and_puts_the_error_beside_the_field(
+    finance_client, spend_data
+):
+    params = {
+        "granularity": "hour",
+        "from": "2026-06-01",
+        "by": "model",
+        "metric": "tokens",
+        "chart": "lines",
+        "provider": "openai",
+    }
+    response = finance_client.get("/explorer/", params)
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert 'name="from" value="2026-06-01"' in html
+    for field, value in (("by", "model"), ("metric", "tokens"), ("chart", "lines")):
+        assert re.search(rf'id="f-{field}".*?<option value="{value}" selected>', html, re.S)
+    assert '<option value="hour" selected>' in html
+    assert re.search(r'<option value="openai" title="[^"]*" selected>', html)
+    beside = re.search(r'id="f-granularity-error">([^<]*)<', html)
+    assert beside and "hourly data covers at most" in beside.group(1)
 
 
 @pytest.mark.parametrize(

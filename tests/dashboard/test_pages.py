@@ -3,9 +3,11 @@ and reads a pinned number of queries."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
-from tests.dashboard.conftest import chart_json
+from tests.dashboard.conftest import TODAY, chart_json
 
 PAGES = ["/", "/explorer/", "/forecast/", "/scenarios/", "/data-health/"]
 NAV = {
@@ -16,8 +18,8 @@ NAV = {
     "/data-health/": "Data health",
 }
 # Per page: session, user and groups (3), then the page's own reads:
-# overview (17): reconciliation rows, newest day per account, accounts, muted budgets,
-#   alerts, budgets, movers; month-end projection (last data day, stored total, its points,
+# overview (18): running syncs, reconciliation rows, newest day per account, accounts, muted
+#   budgets, alerts, budgets, movers; month-end projection (last data day, stored total, its points,
 #   month-to-date spend history) and the forecast drawn to the month's end (last data day,
 #   stored total, its points: the same stored forecast, read again by `forecast_total`).
 # explorer (11): entity names, the TierBook (price overrides, tier bands, tier overrides),
@@ -29,20 +31,20 @@ NAV = {
 #   models seen), saved scenarios, scenario_results (last data day; the baseline is cached in
 #   the process per day; price table again: 4), the price table of the "models priced"
 #   list (4).
-# data health (13): reconciliation, runs, freshness (2), price audit (overrides, accounts,
-#   cost lines; + usage when anything is billed per model), unpriced, deliveries, top
-#   unallocated (+ entity names when there is any).
+# data health (14): running syncs, reconciliation, runs, freshness (2), price audit
+#   (overrides, accounts, cost lines; + usage when anything is billed per model), unpriced,
+#   deliveries, top unallocated (+ entity names when there is any).
 # CSV (9): usage combinations, the TierBook (3), allocated teams (the filter check), spend.
 QUERIES = {
-    "/": 17,
+    "/": 18,
     "/explorer/": 11,
     "/forecast/": 10,
     "/scenarios/": 17,
-    "/data-health/": 13,
+    "/data-health/": 14,
     "/explorer/export.csv": 9,
 }
 EMPTY_IDS = {
-    "/": "overview-empty",
+    "/": "first-run",  # no provider account yet: the steps to add one
     "/explorer/": "explorer-empty",
     "/forecast/": "forecast-empty",
     "/scenarios/": "scenarios-empty",
@@ -129,6 +131,9 @@ def test_the_data_health_page_shows_failures_and_reconciliation(finance_client, 
         "Estimated (usage x price catalog)",
         "Billed (provider cost reports)",
     ]
+    # Today is still arriving: the table lists it, the chart stops the day before.
+    assert figure["data"][0]["x"][-1] == (TODAY - timedelta(days=1)).isoformat()
+    assert "the chart leaves out today" in html
 
 
 def test_the_forecast_page_shows_the_model_and_its_backtest(finance_client, spend_data):

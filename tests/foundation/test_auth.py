@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-PUBLIC = {"/healthz", "/accounts/login/", "/admin/login/"}
+PUBLIC = {"/healthz", "/accounts/login/", "/admin/login/", "/favicon.ico"}
 
 
 def _static_paths(resolver: URLResolver, prefix: str = "") -> list[str]:
@@ -33,6 +33,8 @@ def test_every_url_but_health_and_login_redirects_anonymous_users_to_login(clien
 def test_public_pages_open_without_login(client):
     assert client.get("/healthz").status_code == 200
     assert client.get("/accounts/login/").status_code == 200
+    icon = client.get("/favicon.ico")  # browsers ask for it on any page: no 404 in the log
+    assert icon.status_code == 301 and "img/favicon" in icon["Location"]
 
 
 def test_the_role_groups_are_created_by_migration(db):

@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
-
 from django import template
-from django.conf import settings
+
+from spendapp.core import money as formats
+from spendapp.providers.models import ProviderEntity
 
 register = template.Library()
 
 
 @register.filter
 def money(value, currency: str | None = None) -> str:
-    """``1234.5`` -> ``1,234.50 USD``; empty for None."""
+    """``1234.5`` -> ``$1,234.50`` (`spendapp.core.money`); empty for None."""
     if value is None or value == "":
         return ""
-    try:
-        amount = Decimal(str(value)).quantize(Decimal("0.01"))
-    except (InvalidOperation, ValueError):
-        return str(value)
-    return f"{amount:,.2f} {currency or settings.ORG_CURRENCY}"
+    return formats.exact(value, currency)
 
 
 @register.filter
@@ -27,3 +23,16 @@ def percent(value, digits: int = 0) -> str:
     if value is None or value == "":
         return ""
     return f"{float(value):.{int(digits)}f}%"
+
+
+@register.filter
+def project_name(external_id: str) -> str:
+    """A project's (workspace's) display name where its provider gave one, else its id: alert
+    emails list drivers by the names the dashboard shows. One query per driver (three at most)."""
+    name = (
+        ProviderEntity.objects.filter(kind="project", external_id=external_id)
+        .exclude(name="")
+        .values_list("name", flat=True)
+        .first()
+    )
+    return name or external_id

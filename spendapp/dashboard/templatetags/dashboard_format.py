@@ -1,9 +1,13 @@
-"""Number formats of the dashboard's tables: short on the page, the full value in the title."""
+"""Number formats of the dashboard's tables: short on the page, the full value in the title.
+
+Money goes through `spendapp.core.money` (``{% load money %}`` in new templates); ``short_money``
+and ``full_money`` stay as its aliases."""
 
 from decimal import Decimal
 
 from django import template
 
+from spendapp.core import money
 from spendapp.dashboard import charts
 
 register = template.Library()
@@ -12,7 +16,7 @@ register = template.Library()
 @register.filter
 def short_money(value):
     """1234.5 -> "$1.2k" (Decimal in, text out)."""
-    return charts.short_money(value)
+    return money.compact(value)
 
 
 @register.filter
@@ -24,11 +28,7 @@ def short_number(value):
 @register.filter
 def full_money(value):
     """1234.5678 -> "$1,234.57", for title attributes and exact columns."""
-    if value is None:
-        return charts.NO_VALUE
-    number = Decimal(str(value))
-    sign = "-" if number < 0 else ""
-    return f"{sign}${abs(number):,.2f}"
+    return money.exact(value)
 
 
 @register.filter
@@ -50,4 +50,4 @@ def percent(value, digits=1):
 def per_mtok(value):
     if value is None:
         return charts.NO_VALUE
-    return f"${Decimal(str(value)):,.3f}"
+    return f"{money.currency_symbol()}{Decimal(str(value)):,.3f}"

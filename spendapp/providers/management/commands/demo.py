@@ -1,5 +1,8 @@
-"""`manage.py demo`: the demo organisation's provider accounts, pointing at the fake server."""
+"""`manage.py demo`: the demo organisation's provider accounts, pointing at the fake server, and
+a monthly budget whose alerts go to the admins, so a newcomer sees an alert email arrive (in
+``var/mail/`` unless a mail server is set)."""
 
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from spendapp.providers.fake import DEFAULT_ANTHROPIC_KEY, DEFAULT_OPENAI_KEY
@@ -12,7 +15,10 @@ DEMO_ACCOUNTS = (
 
 
 class Command(BaseCommand):
-    help = "Create (or re-point) the two demo provider accounts at a running fake server."
+    help = (
+        "Create (or re-point) the two demo provider accounts at a running fake server, and a "
+        "demo budget whose alerts go to the admin users."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--fake-url", default="http://127.0.0.1:8765")
@@ -30,3 +36,5 @@ class Command(BaseCommand):
             account.set_key(key)
             account.save()
             self.stdout.write(f"{name}: {account.base_url}")
+        # By name, not by import: budgets sit above providers (the demo budget is theirs).
+        call_command("demo_budget", stdout=self.stdout)
