@@ -66,11 +66,11 @@ from forecasting.runs.models import (
     Scenario,
     SeriesForecast,
 )
-from forecasting.runs.tiers import TierBook, tier_for
 from spendapp.usage.cubes import rollup_for
 from spendapp.usage.models import DailyModelSpend, PriceOverride
 from spendapp.usage.pricing import MILLION, PriceBook
 from spendapp.usage.queries import QueryError
+from spendapp.usage.tiers import TierBook, tier_for
 
 log = logging.getLogger(__name__)
 

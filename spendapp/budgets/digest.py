@@ -16,8 +16,8 @@ from django.utils import timezone
 from spendapp.budgets.evaluate import claim, fit_forecast, project
 from spendapp.budgets.models import AlertEvent, Budget
 from spendapp.budgets.notify import finance_recipients, queue_event
-from spendapp.budgets.periods import data_today, local_now, period_containing
 from spendapp.budgets.spend import ScopeSpend, history_start
+from spendapp.usage.calendar import data_today, local_now, period_containing
 
 DIGEST_HOUR = 7
 

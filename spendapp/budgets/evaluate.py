@@ -23,8 +23,8 @@ from django.utils import timezone
 from forecasting import Forecast, ForecastError, PeriodProjection, forecast, project_period
 from spendapp.budgets.models import AlertEvent, Budget
 from spendapp.budgets.notify import budget_recipients, queue_event
-from spendapp.budgets.periods import Period, data_today, period_containing
 from spendapp.budgets.spend import ScopeSpend, history_start
+from spendapp.usage.calendar import Period, data_today, period_containing
 
 log = logging.getLogger(__name__)
 MIN_HISTORY_DAYS = 7

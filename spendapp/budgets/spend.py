@@ -16,10 +16,10 @@ from decimal import Decimal
 import pandas as pd
 from django.db.models import Sum
 
-from forecasting.runs.tiers import TierBook
 from spendapp.allocation.models import AllocatedSpend
 from spendapp.allocation.queries import subtree_ids
 from spendapp.usage.cubes import rollup_for
+from spendapp.usage.tiers import TierBook
 
 ZERO = Decimal(0)
 _SCOPE_COLUMNS = {"provider": "provider", "project": "project_id", "api_key": "api_key_id"}

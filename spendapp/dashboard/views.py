@@ -12,7 +12,6 @@ from django.utils import timezone
 
 from forecasting import Forecast, ForecastError, PeriodProjection
 from forecasting.runs import services as forecasts
-from forecasting.runs.tiers import TierBook
 from spendapp.allocation.queries import top_unallocated
 from spendapp.budgets.hooks import active_alerts, recent_delivery_failures
 from spendapp.budgets.models import Budget
@@ -41,6 +40,7 @@ from spendapp.usage.queries import (
     spend_rows,
 )
 from spendapp.usage.reconcile import COMPARED, reconciliation
+from spendapp.usage.tiers import TierBook
 
 OVERVIEW_CHART_DAYS = 90
 HISTORY_DAYS = 365

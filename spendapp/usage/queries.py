@@ -12,7 +12,7 @@ Grouping or filtering by ``team`` or ``cost_centre`` reads the allocated rollup 
 no rule matches), so the teams plus "Unallocated" add up to the same total. Allocation is
 daily, so these have no hourly view.
 
-Model tiers are the official rule of `forecasting.runs.tiers` (price bands + admin
+Model tiers are the official rule of `spendapp.usage.tiers` (price bands + admin
 overrides): the distinct (provider, model) pairs of the range are resolved in Python with one
 `TierBook`, at the last day of the range, and become a SQL ``CASE`` so that the aggregation
 stays in the database.
@@ -38,10 +38,10 @@ from django.db.models import (
 )
 from django.db.models.functions import Cast, Coalesce, TruncMonth, TruncWeek
 
-from forecasting.runs.tiers import UNKNOWN as UNKNOWN_TIER
-from forecasting.runs.tiers import TierBook
 from spendapp.usage.cubes import rollup_for
 from spendapp.usage.models import HourlySpend, SpendCombination
+from spendapp.usage.tiers import UNKNOWN as UNKNOWN_TIER
+from spendapp.usage.tiers import TierBook
 
 # Public grouping names -> rollup columns (or expressions).
 GROUPINGS = {
@@ -367,7 +367,7 @@ def spend_rows(query: SpendQuery, *, tier_book: TierBook | None = None) -> list[
 
     ``team`` and ``cost_centre`` are names; None is the unallocated bucket (and a cost centre
     of `NO_COST_CENTRE` is spend allocated to a team outside any department). ``tier`` is a
-    tier name of `forecasting.runs.tiers` ("unknown" for models without a price).
+    tier name of `spendapp.usage.tiers` ("unknown" for models without a price).
     ``tier_book``: a `TierBook` to reuse (the page already loaded one).
     """
     result = []

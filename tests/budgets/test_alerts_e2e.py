@@ -24,9 +24,9 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from spendapp.budgets.models import AlertEvent, Budget, DeliveryAttempt, Notification
-from spendapp.budgets.periods import period_containing
 from spendapp.providers.fake import FakeProviderServer
 from spendapp.providers.models import ProviderAccount
+from spendapp.usage.calendar import period_containing
 from spendapp.usage.models import SyncRun
 from tests.e2e.conftest import wait_for
 
