@@ -8,7 +8,8 @@ from celery import shared_task
 @shared_task(name="forecasting.runs.tasks.run_forecasts_task")
 def run_forecasts_task(horizon: int = 90) -> int:
     """Check past runs against the newest actuals, then make tonight's run; its id."""
-    from forecasting.runs.services import check_forecasts, run_forecasts
+    from forecasting.runs.checks import check_forecasts
+    from forecasting.runs.forecasts import run_forecasts
 
     # Checking first means the new run's page already shows how far the last ones were off.
     check_forecasts()
@@ -18,6 +19,6 @@ def run_forecasts_task(horizon: int = 90) -> int:
 @shared_task(name="forecasting.runs.tasks.check_forecasts_task")
 def check_forecasts_task() -> int:
     """Compare stored forecasts with actuals (idempotent); the number of checks written."""
-    from forecasting.runs.services import check_forecasts
+    from forecasting.runs.checks import check_forecasts
 
     return check_forecasts()

@@ -86,7 +86,7 @@ class SpendGroup:
         return BILLED if self.billed_day else ESTIMATED
 
 
-def _filtered(date_from: date, date_to: date, filters: Mapping[str, Iterable[str]] | None):
+def billing_rows(date_from: date, date_to: date, filters: Mapping[str, Iterable[str]] | None):
     """Rows of the smallest rollup that keeps the billing grain and every filtered field."""
     filters = dict(filters or {})
     tiers = filters.pop("tier", None)
@@ -147,7 +147,7 @@ def spend_groups(
     [values]}``. ``rows``: a queryset of rollup-shaped rows to use instead (the allocated
     rollup of a team), already filtered to the range.
     """
-    rows = rows if rows is not None else _filtered(date_from, date_to, filters)
+    rows = rows if rows is not None else billing_rows(date_from, date_to, filters)
     sql, params = _groups_sql(rows, date_from, date_to)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -164,7 +164,7 @@ def daily_spend_sql(
     """SQL summing the groups' spend per day and ``by`` columns (``provider``,
     ``account_id``, ``project_id``, ``model``): day, *by, spend, billed part, groups on
     billed days, groups. Ordered by day then ``by``."""
-    sql, params = _groups_sql(_filtered(date_from, date_to, filters), date_from, date_to)
+    sql, params = _groups_sql(billing_rows(date_from, date_to, filters), date_from, date_to)
     columns = {
         "provider": "g_provider",
         "account_id": "g_account",
