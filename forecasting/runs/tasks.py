@@ -1,4 +1,5 @@
-"""Celery tasks: the nightly forecast run and the forecast-vs-actual check."""
+"""Celery tasks: the nightly forecast run, the forecast-vs-actual check, and the day's total
+forecast after a sync."""
 
 from __future__ import annotations
 
@@ -22,3 +23,15 @@ def check_forecasts_task() -> int:
     from forecasting.runs.checks import check_forecasts
 
     return check_forecasts()
+
+
+@shared_task(name="forecasting.runs.tasks.refresh_total_forecast")
+def refresh_total_forecast() -> bool:
+    """Store today's total forecast (the overview's month projection) if it is not yet;
+    whether one was fitted."""
+    from forecasting.runs.projections import month_projection
+
+    projection = month_projection()
+    if projection.ready or projection.as_of is None:
+        return False
+    return month_projection(compute=True).ready

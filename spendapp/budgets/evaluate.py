@@ -4,8 +4,9 @@ The projection is the one service's (`forecasting.runs.projections.period_projec
 the budgets page, the alerts and the overview show the same figure. An evaluation may fit
 and store the day's forecast of its scope (outside any transaction: about a second); the
 claims and their notifications are written in one short transaction. A claim is an INSERT
-into a table with a unique key (budget, period start, kind, threshold): the database picks the winner, so
-evaluators racing each other, or an evaluation retried after a crash, never alert twice.
+into a table with a unique key (budget, period start, kind, threshold): the database picks
+the winner, so evaluators racing each other, or an evaluation retried after a crash, never
+alert twice.
 """
 
 from __future__ import annotations

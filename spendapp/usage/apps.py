@@ -6,3 +6,7 @@ class UsageConfig(AppConfig):
     label = "usage"
     verbose_name = "Usage and cost"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Providers' "Sync now" is a signal this app answers (providers sit below usage).
+        from spendapp.usage import receivers  # noqa: F401

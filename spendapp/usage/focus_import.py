@@ -61,6 +61,7 @@ from spendapp.providers.models import PROVIDER_CHOICES, ProviderAccount, Provide
 from spendapp.providers.records import CostRecord
 from spendapp.usage import ingest
 from spendapp.usage.models import SyncRun
+from spendapp.usage.signals import announce_spend_changed
 
 ENDPOINT = "focus.csv"
 FOCUS_PROVIDER = "focus"
@@ -579,6 +580,9 @@ def _write_account(account, lines: dict[tuple, _Line], currency: str) -> ingest.
         records = [r for day in days if first <= day <= last for r in by_day[day]]
         total += ingest.write_costs(account, ENDPOINT, start, end, records)
     ingest.refresh_rollup(account, _midnight(days[0]), _midnight(days[-1] + timedelta(days=1)))
+    # As a sync does: allocation follows in this transaction, budgets evaluate on commit.
+    span = (days[-1] - days[0]).days + 1
+    announce_spend_changed(__name__, account.pk, (days[0] + timedelta(d) for d in range(span)))
     return total
 
 
