@@ -385,6 +385,7 @@ def stored_total(
             project_id="",
             measure=SPEND,
         )
+        .select_related("run")
         .order_by("-run__created_at")
         .first()
     )

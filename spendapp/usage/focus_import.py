@@ -1,10 +1,13 @@
 """Import billed costs from a FinOps FOCUS CSV file (cloud exports, providers without an API).
 
+Size: one module on purpose (~650 lines): validation, its error messages and the all-or-nothing
+write are one contract, and its tests read best against one file.
+
 All rows or none: every row is validated first; one bad row and nothing is written, and every
 bad row is reported with its line number (``line 7: BilledCost: 'abc' is not a number``). A
 file without a required column is one error naming the column.
 
-Rules (see /work/shared/provider-apis.md section 5):
+Rules (FOCUS 1.x column names; see the README's "Provider data" section):
 
 * Columns by FOCUS name, matched case-insensitively; extra columns are ignored, missing
   optional ones are fine. Required: ``BilledCost``, ``ChargePeriodStart``, ``ChargePeriodEnd``,

@@ -22,9 +22,9 @@ NAV = {
 # explorer (11): entity names, the TierBook (price overrides, tier bands, tier overrides),
 #   usage combinations, allocated teams / cost centres, the spend query's totals per series
 #   (to rank them) and its rows per period (beyond 12 series, the rest folded by SQL).
-# forecast (11): series values, entity names, last data day, today's stored total, its
-#   points, earlier checked totals (no points query when there are none), spend history
-#   (the spend basis: groups and billed account-days in one statement).
+# forecast (10): series values, entity names, last data day, today's stored total (with its
+#   run), its points, earlier checked totals (no points query when there are none), spend
+#   history (the spend basis: groups and billed account-days in one statement).
 # scenarios (21): preset_specs' price table (price overrides, tier bands, tier overrides,
 #   models seen), saved scenarios, scenario_results (last data day; the baseline is cached in
 #   the process per day; price table again: 4), the price table of the "models priced"
@@ -37,7 +37,7 @@ NAV = {
 QUERIES = {
     "/": 14,
     "/explorer/": 11,
-    "/forecast/": 11,
+    "/forecast/": 10,
     "/scenarios/": 21,
     "/data-health/": 13,
     "/explorer/export.csv": 9,
