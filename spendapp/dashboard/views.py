@@ -361,6 +361,8 @@ def data_health(request):
         "chart_recon": _recon_chart(recon) if recon else "",
         "audit_flags": [row for row in audit if row.flagged],
         "audit_ok": sum(1 for row in audit if not row.flagged),
+        # Usage priced by a documented provider rule (batch/flex at 50 %), not the catalog.
+        "audit_rules": [row for row in audit if row.used_rule],
         "delivery_failures": recent_delivery_failures(),
         "unallocated": top_unallocated(date_from, date_to, limit=UNALLOCATED_ROWS),
         "has_accounts": bool(accounts),
