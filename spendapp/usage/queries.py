@@ -26,20 +26,18 @@ from decimal import Decimal
 
 from django.db import connection
 from django.db.models import (
-    BigIntegerField,
     Case,
     CharField,
-    DecimalField,
     F,
     Q,
-    Sum,
     Value,
     When,
 )
-from django.db.models.functions import Cast, Coalesce, TruncMonth, TruncWeek
+from django.db.models.functions import TruncDate, TruncMonth, TruncWeek
 
 from spendapp.usage.cubes import rollup_for
 from spendapp.usage.models import HourlySpend, SpendCombination
+from spendapp.usage.spend import BILLED_DAYS_SQL, calibrated_sql
 from spendapp.usage.tiers import UNKNOWN as UNKNOWN_TIER
 from spendapp.usage.tiers import TierBook
 
@@ -75,6 +73,8 @@ MEASURE_FIELDS = (
     "requests",
     "estimated_cost",
     "billed_cost",
+    "calibrated_cost",
+    "spend",
 )
 
 
@@ -176,8 +176,19 @@ def _range_rows(query: SpendQuery):
         if teams is not None:
             keys = [*_team_ids([v for v in teams if v]), *([UNALLOCATED] if "" in teams else [])]
         return filtered(query.date_from, query.date_to, {"team": keys} if keys is not None else {})
-    rollup = rollup_for((*query.by, *query.filters))
+    rollup = rollup_for(_spend_keys(query))
     return rollup.objects.filter(day__gte=query.date_from, day__lte=query.date_to)
+
+
+def _spend_keys(query: SpendQuery) -> tuple[str, ...]:
+    """The query's dimensions plus what the spend rule needs: the model (calibration ratios
+    are per account x model) and, below the billing group (key, user), the project."""
+    keys = (*query.by, *query.filters, "model")
+    return (*keys, "project") if _below_billing_group(query) else keys
+
+
+def _below_billing_group(query: SpendQuery) -> bool:
+    return query.allocated or any(key in ("api_key", "user") for key in (*query.by, *query.filters))
 
 
 def _team_ids(names) -> list[int]:
@@ -250,11 +261,8 @@ class SpendRecord:
     requests: int
     estimated_cost: Decimal
     billed_cost: Decimal | None
-
-
-def _tokens_sum(expression) -> Cast:
-    # sum(bigint) is numeric in PostgreSQL; cast back so the driver hands over ints.
-    return Cast(Coalesce(Sum(expression), 0), BigIntegerField())
+    calibrated_cost: Decimal = Decimal(0)
+    spend: Decimal = Decimal(0)
 
 
 class _Other:
@@ -299,35 +307,45 @@ def spend_records(
             name: Case(When(kept, then=F("g_raw")), default=Value(None), output_field=CharField()),
             "g_other": Case(When(kept, then=Value(False)), default=Value(True)),
         }
-    measures = {
-        "s_input": _tokens_sum(sum((F(c) for c in INPUT_COLUMNS[1:]), F(INPUT_COLUMNS[0]))),
-        "s_cached": _tokens_sum("input_cached_tokens"),
-        "s_output": _tokens_sum("output_tokens"),
-        "s_requests": _tokens_sum("requests"),
-        "s_estimated": Coalesce(Sum("estimated_cost"), Value(Decimal(0))),
-        "s_billed": Sum("billed_cost") if not query.hourly else Value(None, DecimalField()),
+    row_day = (
+        TruncDate("hour", tzinfo=UTC) if query.hourly else F("day")
+    )  # the UTC day whose bill and ratio apply
+    values = {
+        **columns,
+        "r_day": row_day,
+        "r_account": F("account_id"),
+        "r_model": F("model"),
+        "s_input": sum((F(c) for c in INPUT_COLUMNS[1:]), F(INPUT_COLUMNS[0])),
+        "s_cached": F("input_cached_tokens"),
+        "s_output": F("output_tokens"),
+        "s_requests": F("requests"),
+        "s_estimated": F("estimated_cost"),
     }
+    if not query.hourly:  # providers bill per day: no billed cost per hour
+        values["s_billed"] = F("billed_cost")
+    if _below_billing_group(query):
+        values["r_project"] = F("project_id")
     if per_period:
-        grouped = rows.values(period_start=_period(query), **columns)
+        values = {"period_start": _period(query), **values}
         order = ("period_start", *columns)
     else:
-        grouped = rows.values(**columns)
         order = tuple(columns)
+    inner, params = rows.values(**values).order_by().query.sql_with_params()
+    sql, extra = _spend_sql(inner, query, order)
     # Folded or whole-range records are for the explorer's chart, which places them itself:
     # without ORDER BY, PostgreSQL may hash instead of sorting every input row.
-    ordered = grouped.order_by(*order) if keep is None and per_period else grouped.order_by()
-    sql, params = ordered.annotate(**measures).query.sql_with_params()
+    if keep is None and per_period:
+        sql += " ORDER BY " + ", ".join(f'r."{name}"' for name in order)
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, [*params, *extra])
         at = {column.name: i for i, column in enumerate(cursor.description)}
         fetched = cursor.fetchall()
     period = at.get("period_start")
     keys = [at[f"g_{key}"] for key in query.by]
     other = at.get("g_other")
-    input_, cached, output, requests, estimated, billed = (
-        at[name]
-        for name in ("s_input", "s_cached", "s_output", "s_requests", "s_estimated", "s_billed")
-    )
+    fields = ("s_input", "s_cached", "s_output", "s_requests", "s_estimated", "s_billed")
+    input_, cached, output, requests, estimated, billed = (at[name] for name in fields)
+    calibrated, spend = at["s_calibrated"], at["s_spend"]
     hourly = query.hourly
     return [
         SpendRecord(
@@ -339,9 +357,63 @@ def spend_records(
             r[requests],
             r[estimated],
             r[billed],
+            r[calibrated],
+            r[spend],
         )
         for r in fetched
     ]
+
+
+def _spend_sql(inner: str, query: SpendQuery, order: tuple[str, ...]) -> tuple[str, list]:
+    """Sum the rows of ``inner`` per ``order`` columns, with the calibrated estimate and
+    spend by `spendapp.usage.spend`'s rule: on a billed account-day the bill (below the billing
+    group, the group's bill split in proportion to the rows' estimates), on other days and at
+    hour grain the calibrated estimate."""
+    calibrated, cal_join = calibrated_sql(
+        "coalesce(r.s_estimated, 0)", "r.r_day", "r.r_account", "r.r_model"
+    )
+    extra: list = []
+    if query.hourly:
+        spend = calibrated
+        joins = cal_join
+    else:
+        if _below_billing_group(query):
+            billed = (
+                "CASE WHEN grp.estimated_cost > 0 THEN coalesce(grp.billed_cost, 0) "
+                "* coalesce(r.s_estimated, 0) / grp.estimated_cost "
+                "ELSE coalesce(r.s_billed, 0) END"
+            )
+            group_join = (
+                "LEFT JOIN usage_dailyprojectmodelspend grp ON grp.day = r.r_day "
+                "AND grp.account_id = r.r_account AND grp.project_id = r.r_project "
+                "AND grp.model = r.r_model"
+            )
+        else:
+            billed, group_join = "coalesce(r.s_billed, 0)", ""
+        spend = f"CASE WHEN bd.account_id IS NOT NULL THEN {billed} ELSE {calibrated} END"
+        joins = (
+            f"LEFT JOIN ({BILLED_DAYS_SQL}) bd ON bd.day = r.r_day "
+            f"AND bd.account_id = r.r_account {group_join} {cal_join}"
+        )
+        extra = [query.date_from, query.date_to]
+    keys = ", ".join(f'r."{name}"' for name in order)
+    # Constant fragments around Django's parameterised SQL.
+    sql = (
+        f"SELECT {keys + ', ' if keys else ''}"  # noqa: S608
+        "CAST(coalesce(sum(r.s_input), 0) AS bigint) AS s_input, "
+        "CAST(coalesce(sum(r.s_cached), 0) AS bigint) AS s_cached, "
+        "CAST(coalesce(sum(r.s_output), 0) AS bigint) AS s_output, "
+        "CAST(coalesce(sum(r.s_requests), 0) AS bigint) AS s_requests, "
+        "coalesce(sum(r.s_estimated), 0) AS s_estimated, "
+        f"{'CAST(NULL AS numeric)' if query.hourly else 'sum(r.s_billed)'} AS s_billed, "
+        # Rounded as stored costs are (NUMERIC(24, 12)): a split bill has endless decimals.
+        f"round(coalesce(sum({calibrated}), 0), 12) AS s_calibrated, "
+        f"round(coalesce(sum({spend}), 0), 12) AS s_spend "
+        f"FROM ({inner}) r {joins}"
+    )
+    if keys:
+        sql += f" GROUP BY {keys}"
+    return sql, extra
 
 
 def _period_text(value, hourly: bool) -> str:
@@ -380,6 +452,8 @@ def spend_rows(query: SpendQuery, *, tier_book: TierBook | None = None) -> list[
         out["requests"] = record.requests
         out["estimated_cost"] = _decimal_text(record.estimated_cost)
         out["billed_cost"] = _decimal_text(record.billed_cost)
+        out["calibrated_cost"] = _decimal_text(record.calibrated_cost)
+        out["spend"] = _decimal_text(record.spend)
         result.append(out)
     return result
 
