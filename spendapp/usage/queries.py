@@ -10,7 +10,8 @@ column, which is what the date-range filter here uses.
 Grouping or filtering by ``team`` or ``cost_centre`` reads the allocated rollup instead
 (`spendapp.allocation`: every DailySpend row once per team it is allocated to, team NULL when
 no rule matches), so the teams plus "Unallocated" add up to the same total. Allocation is
-daily, so these have no hourly view.
+daily, so these have no hourly view. Allocation sits above usage: it lends its rows through
+`register_allocated_source`, and this module imports nothing from it.
 
 Model tiers are the official rule of `spendapp.usage.tiers` (price bands + admin
 overrides): the distinct (provider, model) pairs of the range are resolved in Python with one
@@ -20,6 +21,7 @@ stays in the database.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -30,6 +32,7 @@ from django.db.models import (
     CharField,
     F,
     Q,
+    QuerySet,
     Value,
     When,
 )
@@ -80,6 +83,37 @@ MEASURE_FIELDS = (
 
 class QueryError(ValueError):
     """A spend query that cannot be answered as asked; the message says which parameter."""
+
+
+@dataclass(frozen=True)
+class AllocatedSource:
+    """What the allocation app lends these queries for ``team`` and ``cost_centre``: usage is
+    the lower layer and imports nothing from allocation, so allocation registers this in its
+    ``AppConfig.ready`` (`register_allocated_source`).
+
+    ``rows(date_from, date_to, teams)``: allocated rows of the range, rollup-shaped (day,
+    account, provider, project_id, model, api_key_id, user_id, measures) with ``team`` and
+    ``cost_centre`` relations; ``teams`` is None (all) or team names, "" selecting the
+    unallocated rows; an unknown name raises `QueryError`. ``values()``: (every team name,
+    every cost-centre name including `NO_COST_CENTRE` when some team sits under none).
+    """
+
+    rows: Callable[[date, date, tuple[str, ...] | None], QuerySet]
+    values: Callable[[], tuple[set[str], set[str]]]
+
+
+_allocated: AllocatedSource | None = None
+
+
+def register_allocated_source(source: AllocatedSource) -> None:
+    global _allocated
+    _allocated = source
+
+
+def _allocated_source() -> AllocatedSource:
+    if _allocated is None:
+        raise QueryError("team: cost allocation is not installed")
+    return _allocated
 
 
 def tier_map(pairs, at: date, book: TierBook | None = None) -> dict[tuple[str, str], str]:
@@ -168,14 +202,8 @@ def _range_rows(query: SpendQuery):
         t1 = datetime(query.date_to.year, query.date_to.month, query.date_to.day, tzinfo=UTC)
         return HourlySpend.objects.filter(hour__gte=t0, hour__lt=t1 + timedelta(days=1))
     if query.allocated:
-        from spendapp.allocation.queries import UNALLOCATED, filtered
-
-        # Team names -> ids: `filtered` selects each team with the teams below it.
-        teams = query.filters.get("team")
-        keys = None
-        if teams is not None:
-            keys = [*_team_ids([v for v in teams if v]), *([UNALLOCATED] if "" in teams else [])]
-        return filtered(query.date_from, query.date_to, {"team": keys} if keys is not None else {})
+        # Team names -> the allocated rows of those teams and the teams below them.
+        return _allocated_source().rows(query.date_from, query.date_to, query.filters.get("team"))
     rollup = rollup_for(_spend_keys(query))
     return rollup.objects.filter(day__gte=query.date_from, day__lte=query.date_to)
 
@@ -189,16 +217,6 @@ def _spend_keys(query: SpendQuery) -> tuple[str, ...]:
 
 def _below_billing_group(query: SpendQuery) -> bool:
     return query.allocated or any(key in ("api_key", "user") for key in (*query.by, *query.filters))
-
-
-def _team_ids(names) -> list[int]:
-    from spendapp.allocation.models import Team
-
-    found = dict(Team.objects.filter(name__in=names).values_list("name", "pk"))
-    missing = [name for name in names if name not in found]
-    if missing:
-        raise QueryError(f"team: no team named {missing[0]!r}")
-    return [found[name] for name in names]
 
 
 def _cost_centre_filter(values: tuple[str, ...]) -> Q:
@@ -487,27 +505,7 @@ def dimension_values(query: SpendQuery, *, tier_book: TierBook | None = None) ->
         seen["user"].add(user)
     tiers = tier_map(pairs, query.date_to, tier_book)
     seen["tier"].update(tiers.get(pair, UNKNOWN_TIER) for pair in pairs)
-    seen["team"], seen["cost_centre"] = _allocated_values(query)
+    source = _allocated
+    if source is not None:
+        seen["team"], seen["cost_centre"] = source.values()
     return {key: sorted(v for v in values if v) for key, values in seen.items()}
-
-
-def _allocated_values(query: SpendQuery) -> tuple[set[str], set[str]]:
-    """Team names (every team: one selects the teams below it too) and cost-centre names
-    (departments, and `NO_COST_CENTRE` when some team sits under none). One query."""
-    from spendapp.allocation.models import Team
-
-    tree = {
-        pk: (name, kind, parent)
-        for pk, name, kind, parent in Team.objects.values_list("pk", "name", "kind", "parent_id")
-    }
-    teams, centres = set(), set()
-    for pk, (name, kind, _) in tree.items():
-        teams.add(name)
-        seen, node = set(), pk
-        while node is not None and node not in seen and tree[node][1] != "department":
-            seen.add(node)
-            node = tree[node][2]
-        centres.add(tree[node][0] if node is not None and node not in seen else NO_COST_CENTRE)
-        if kind == "department":
-            centres.add(name)
-    return teams, centres
