@@ -7,6 +7,8 @@ from decimal import Decimal
 
 import pytest
 
+from spendapp.allocation.engine import recompute_allocation
+from spendapp.allocation.models import AllocationRule, Team
 from spendapp.usage import calibration
 from spendapp.usage.queries import SpendQuery, spend_rows
 from tests.dashboard.conftest import TODAY
@@ -31,6 +33,24 @@ def _totals(rows) -> dict[str, Decimal]:
 def test_every_partition_adds_up_to_the_total(calibrated, by):
     total = _totals(spend_rows(SpendQuery(FIRST, TODAY, granularity="month")))
     parts = _totals(spend_rows(SpendQuery(FIRST, TODAY, (by,), "month")))
+    for field in MONEY:
+        assert parts[field].quantize(Decimal("0.000001")) == total[field].quantize(
+            Decimal("0.000001")
+        ), field
+
+
+@pytest.mark.parametrize("by", ["team", "cost_centre"])
+def test_teams_and_cost_centres_add_up_to_the_total_by_the_same_rule(calibrated, by):
+    eng = Team.objects.create(name="Engineering", kind="department")
+    support = Team.objects.create(name="Support", parent=eng)
+    AllocationRule.objects.create(
+        dimension="project", value="proj_support", team=support, valid_from=FIRST
+    )
+    recompute_allocation(FIRST, TODAY)
+    total = _totals(spend_rows(SpendQuery(FIRST, TODAY, granularity="month")))
+    rows = spend_rows(SpendQuery(FIRST, TODAY, (by,), "month"))
+    assert {row[by] for row in rows} >= {None}  # proj_rag and Anthropic stay unallocated
+    parts = _totals(rows)
     for field in MONEY:
         assert parts[field].quantize(Decimal("0.000001")) == total[field].quantize(
             Decimal("0.000001")
