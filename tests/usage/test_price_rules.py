@@ -76,8 +76,10 @@ def test_standard_and_priority_usage_use_no_rule():
     assert (priority.rule, priority.input) == ("", Decimal("2.5"))
 
 
-@pytest.mark.django_db
-def test_the_audit_names_the_usage_a_rule_priced():
+@pytest.fixture
+def batch_days(db):
+    """Anthropic batch usage billed at half price, 2026-10-12..15: two days without a
+    catalog batch price, then two with one."""
     account = ProviderAccount(name="acme anthropic", provider="anthropic")
     account.set_key("sk-ant-admin01-test-0000")
     account.save()
@@ -116,13 +118,23 @@ def test_the_audit_names_the_usage_a_rule_priced():
         ingest.write_usage(account, "anthropic.messages", t0, end, usage, PriceBook())
         ingest.write_costs(account, "anthropic.cost_report", t0, end, costs)
         ingest.refresh_rollup(account, t0, end)
+    return account
 
+
+def test_the_audit_names_the_usage_a_rule_priced(batch_days):
     (row,) = price_audit(date(2026, 10, 12), date(2026, 10, 15))
     assert row.verdict == OK  # the rule agrees with the bill
     assert row.price_rules == BATCH_RULE
     assert (row.rule_from, row.rule_to) == (date(2026, 10, 12), date(2026, 10, 13))
     (later,) = price_audit(date(2026, 10, 14), date(2026, 10, 15))
     assert (later.verdict, later.price_rules, later.used_rule) == (OK, "", False)
+
+
+def test_data_health_lists_the_usage_a_rule_priced(batch_days, finance_client):
+    response = finance_client.get("/data-health/", {"from": "2026-10-12", "to": "2026-10-15"})
+    html = response.content.decode()
+    assert response.status_code == 200 and 'id="price-rules"' in html
+    assert BATCH_RULE in html and "claude-haiku-4-5" in html
 
 
 @pytest.mark.django_db
