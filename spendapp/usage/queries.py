@@ -1,10 +1,17 @@
 """Spend totals from the rollups: one query code path for `manage.py spend`, the dashboard's
-explorer and its CSV export, so what the command prints is what the page shows.
+explorer and its CSV export, so what the command prints is what the page shows. (A little over
+500 lines: the query, its spend SQL and the filter values it checks against are one unit.)
 
-Day, week and month read the smallest daily rollup that holds every grouping and filter
+Every row carries the four numbers of money: ``billed_cost``, ``estimated_cost`` (the list
+estimate), ``calibrated_cost`` and ``spend`` by the rule of `spendapp.usage.spend` (the bill
+where the account's day is billed, split by estimate below the billing group, else the
+calibrated estimate), computed in the same query.
+
+Day, week and month read the smallest daily rollup that holds every grouping and filter and
+the model (calibration ratios are per model), and the project below the billing group
 (`spendapp.usage.cubes.rollup_for`: day x account x model, day x account x project x model, or
-the full `DailySpend`); hour reads `HourlySpend` (estimated cost only, since providers bill per
-day) over at most `MAX_HOURLY_DAYS` days. Every one of them leads an index with its time
+the full `DailySpend`); hour reads `HourlySpend` (no billed cost, since providers bill per
+day: spend is the calibrated estimate) over at most `MAX_HOURLY_DAYS` days. Every one of them leads an index with its time
 column, which is what the date-range filter here uses.
 
 Grouping or filtering by ``team`` or ``cost_centre`` reads the allocated rollup instead
