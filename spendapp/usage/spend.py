@@ -50,7 +50,7 @@ FILTER_COLUMNS = {
 BILLED, ESTIMATED, MIXED = "billed", "estimated", "mixed"
 
 # Account-days with any billed cost, from the smallest rollup that has them.
-BILLED_DAYS_SQL = _BILLED_DAYS = """
+_BILLED_DAYS = """
     SELECT DISTINCT day, account_id FROM usage_dailymodelspend
     WHERE billed_cost IS NOT NULL AND day >= %s AND day <= %s
 """
