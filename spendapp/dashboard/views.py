@@ -267,8 +267,9 @@ def explorer_export(request):
 def _recon_chart(rows) -> str:
     by_day: dict[date, list] = {}
     for row in rows:
-        day = by_day.setdefault(row.day, [0, 0, False])
+        day = by_day.setdefault(row.day, [0, 0, False, 0])
         day[0] += row.estimated or 0
+        day[3] += row.calibrated or 0
         if row.billed is not None:
             day[1] += row.billed
             day[2] = True
@@ -278,9 +279,14 @@ def _recon_chart(rows) -> str:
         x,
         [
             {
-                "name": "Estimated (usage x price catalog)",
+                "name": "List estimate (usage x price catalog)",
                 "values": [by_day[d][0] for d in days],
                 "color": "#E69F00",
+            },
+            {
+                "name": "Calibrated estimate (list x learned bill ratio)",
+                "values": [by_day[d][3] for d in days],
+                "color": "#009E73",
             },
             {
                 "name": "Billed (provider cost reports)",
@@ -344,6 +350,8 @@ def data_health(request):
         "chart_recon": _recon_chart(recon) if recon else "",
         "audit_flags": [row for row in audit if row.flagged],
         "audit_ok": sum(1 for row in audit if not row.flagged),
+        # Usage priced by a documented provider rule (batch/flex at 50 %), not the catalog.
+        "audit_rules": [row for row in audit if row.used_rule],
         "delivery_failures": recent_delivery_failures(),
         "unallocated": top_unallocated(date_from, date_to, limit=UNALLOCATED_ROWS),
         "has_accounts": bool(accounts),

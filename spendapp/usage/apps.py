@@ -9,4 +9,9 @@ class UsageConfig(AppConfig):
 
     def ready(self) -> None:
         # Providers' "Sync now" is a signal this app answers (providers sit below usage).
-        from spendapp.usage import receivers  # noqa: F401
+        from spendapp.usage import calibration, receivers, signals  # noqa: F401
+
+        # Calibration ratios follow every change of spend, inside the writer's transaction.
+        signals.spend_changed.connect(
+            calibration.on_spend_changed, dispatch_uid="usage.calibration.refresh"
+        )

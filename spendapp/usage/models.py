@@ -483,3 +483,33 @@ class ModelTierOverride(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} {self.model_pattern} -> {self.tier}"
+
+
+class CalibrationRatio(models.Model):
+    """How the bill relates to the list estimate, per account x model x day: the ratio of
+    billed to list-estimated cost over the reconciled days in the window before that day
+    (`spendapp.usage.calibration`). The calibrated estimate of a row is its list estimate
+    times this ratio; a row without one keeps its list estimate (basis "list")."""
+
+    class Basis(models.TextChoices):
+        MODEL = "model", "this model's bills"
+        ACCOUNT = "account", "the account's bills, all models"
+
+    account = models.ForeignKey(ProviderAccount, on_delete=models.CASCADE)
+    model = _dimension()
+    day = models.DateField()
+    ratio = models.DecimalField(max_digits=14, decimal_places=8)
+    basis = models.CharField(max_length=8, choices=Basis.choices)
+    days = models.PositiveIntegerField(help_text="Reconciled days behind the ratio.")
+    billed = models.DecimalField(max_digits=24, decimal_places=12)
+    estimated = models.DecimalField(max_digits=24, decimal_places=12)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "model", "day"], name="calibrationratio_natural_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.model}: x{self.ratio} ({self.basis})"

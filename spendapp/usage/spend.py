@@ -61,9 +61,21 @@ def calibrated_sql(estimated: str, day: str, account: str, model: str) -> tuple[
     list-price estimate, day, account id and model are the given SQL expressions.
 
     The ratio comes from `spendapp.usage.calibration` (billed / list estimate per account x
-    model over the reconciled days before ``day``); without one the list estimate stands.
+    model over the reconciled days before ``day``, stored per day in
+    ``usage_calibrationratio``, joined as ``cal``); without one the list estimate stands.
+    `calibration_basis_sql` names the basis of the same row.
     """
-    return estimated, ""
+    join = (
+        f"LEFT JOIN usage_calibrationratio cal ON cal.account_id = {account} "
+        f"AND cal.model = {model} AND cal.day = {day}"
+    )
+    return f"({estimated} * coalesce(cal.ratio, 1))", join
+
+
+def calibration_basis_sql() -> str:
+    """SQL of the calibration basis of a row joined by `calibrated_sql`: "model",
+    "account" or "list" (no ratio: the list estimate stands)."""
+    return "coalesce(cal.basis, 'list')"
 
 
 @dataclass(frozen=True, slots=True)

@@ -128,7 +128,8 @@ def test_the_data_health_page_shows_failures_and_reconciliation(finance_client, 
     assert 'id="recon-table"' in html and "not billed yet" in html
     figure = chart_json(response, "chart-recon")
     assert [t["name"] for t in figure["data"]] == [
-        "Estimated (usage x price catalog)",
+        "List estimate (usage x price catalog)",
+        "Calibrated estimate (list x learned bill ratio)",
         "Billed (provider cost reports)",
     ]
 
