@@ -9,9 +9,6 @@ class UsageConfig(AppConfig):
 
     def ready(self) -> None:
         # Providers' "Sync now" is a signal this app answers (providers sit below usage).
-        from spendapp.usage import calibration, receivers, signals  # noqa: F401
-
-        # Calibration ratios follow every change of spend, inside the writer's transaction.
-        signals.spend_changed.connect(
-            calibration.on_spend_changed, dispatch_uid="usage.calibration.refresh"
-        )
+        # (Calibration ratios and stored spend are brought up to date by the announcement of
+        # changed spend itself, `spendapp.usage.signals.announce_spend_changed`.)
+        from spendapp.usage import receivers  # noqa: F401

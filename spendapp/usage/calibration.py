@@ -96,13 +96,23 @@ _PLACES = Decimal("0.00000001")
 _EPOCH = date(1970, 1, 1)
 
 
+# Spend of one account's days from the stored ratios (the SQL of migration usage 0009): only
+# rows that change are updated; their trigger refreshes the derived rollups.
+_REFRESH_SPEND = """
+SELECT usage_refresh_spend(array_agg(%(account)s::bigint), array_agg(day))
+FROM (SELECT DISTINCT day FROM usage_dailymodelspend
+      WHERE account_id = %(account)s AND day >= %(d0)s) k
+"""
+
+
 def _ratio(billed: Decimal, estimated: Decimal, uplift: Decimal) -> Decimal:
     return (billed / estimated * uplift).quantize(_PLACES)
 
 
 def refresh(account_id: int, first_day: date) -> int:
-    """Recompute the ratios of one account from ``first_day`` to its last day of usage.
-    Returns the number of rows written. Runs in the caller's transaction (atomic)."""
+    """Recompute the ratios of one account from ``first_day`` to its last day of usage, and
+    the stored calibrated estimate and spend of those days. Returns the number of ratio rows
+    written. Runs in the caller's transaction (atomic)."""
     last = (
         DailyModelSpend.objects.filter(account_id=account_id, day__gte=first_day)
         .order_by("-day")
@@ -145,23 +155,39 @@ def refresh(account_id: int, first_day: date) -> int:
                 )
             )
         CalibrationRatio.objects.bulk_create(rows, batch_size=2000)
+        # The stored calibrated estimate and spend follow the new ratios.
+        with connection.cursor() as cursor:
+            cursor.execute(_REFRESH_SPEND, {"account": account_id, "d0": first_day})
     return len(rows)
+
+
+def refresh_spend(account_id: int, first_day: date) -> date | None:
+    """Recompute the ratios of one account from ``first_day`` on, then the stored calibrated
+    estimate and spend of those days; the last day whose spend may have changed (None: no
+    data from ``first_day`` on). A bill of day d moves the ratios of the days after it, so
+    spend can change up to the account's last day."""
+    refresh(account_id, first_day)
+    return (
+        DailyModelSpend.objects.filter(account_id=account_id, day__gte=first_day)
+        .order_by("-day")
+        .values_list("day", flat=True)
+        .first()
+    )
 
 
 def rebuild() -> int:
     """Recompute every account's ratios (after an upgrade, or to repair). Rows written."""
     from spendapp.providers.models import ProviderAccount
+    from spendapp.usage.signals import announce_spend_changed
 
     written = 0
     for account_id in ProviderAccount.objects.values_list("pk", flat=True):
         written += refresh(account_id, _EPOCH)
+        days = DailyModelSpend.objects.filter(account_id=account_id).values_list("day", flat=True)
+        # Stored spend, and what follows changed spend (allocation, budgets) for every day.
+        with transaction.atomic():
+            announce_spend_changed(__name__, account_id, set(days))
     return written
-
-
-def on_spend_changed(sender, account_id: int, days, **kwargs) -> None:
-    """Receiver of `spend_changed`: a bill or usage of ``days`` changed, so the ratios of
-    those days (new usage) and of later days (new bills in their window) are recomputed."""
-    refresh(account_id, min(days))
 
 
 @dataclass(frozen=True, slots=True)

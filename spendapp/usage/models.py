@@ -55,6 +55,10 @@ def _tokens() -> models.BigIntegerField:
     return models.BigIntegerField(default=0)
 
 
+def _money() -> models.DecimalField:
+    return models.DecimalField(max_digits=24, decimal_places=12, null=True, editable=False)
+
+
 class UsageBucket(models.Model):
     """Token usage of one (usually hourly) bucket for one combination of dimensions."""
 
@@ -167,6 +171,10 @@ class DailySpend(SpendFacts):
 
     day = models.DateField()
     billed_cost = models.DecimalField(max_digits=24, decimal_places=12, null=True)
+    # Kept by PostgreSQL (`spendapp.usage.spend`, the rule; `usage_refresh_spend`, the SQL):
+    # the list estimate x the account x model calibration ratio, and spend, the one number.
+    calibrated_cost = _money()
+    spend = _money()
 
     class Meta:
         constraints = [
@@ -319,6 +327,8 @@ class DerivedRollup(models.Model):
     unpriced_tokens = _tokens()
     estimated_cost = models.DecimalField(max_digits=24, decimal_places=12, null=True)
     billed_cost = models.DecimalField(max_digits=24, decimal_places=12, null=True)
+    calibrated_cost = _money()
+    spend = _money()
 
     class Meta:
         abstract = True

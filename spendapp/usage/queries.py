@@ -5,13 +5,13 @@ explorer and its CSV export, so what the command prints is what the page shows. 
 Every row carries the four numbers of money: ``billed_cost``, ``estimated_cost`` (the list
 estimate), ``calibrated_cost`` and ``spend`` by the rule of `spendapp.usage.spend` (the bill
 where the account's day is billed, split by estimate below the billing group, else the
-calibrated estimate), computed in the same query.
+calibrated estimate), summed in the same query: every daily rollup stores them.
 
-Day, week and month read the smallest daily rollup that holds every grouping and filter and
-the model (calibration ratios are per model), and the project below the billing group
-(`spendapp.usage.cubes.rollup_for`: day x account x model, day x account x project x model, or
-the full `DailySpend`); hour reads `HourlySpend` (no billed cost, since providers bill per
-day: spend is the calibrated estimate) over at most `MAX_HOURLY_DAYS` days. Every one of them
+Day, week and month read the smallest daily rollup that holds every grouping and filter
+(`spendapp.usage.cubes.rollup_for`: day x account x model, x project, x project x model,
+x project x API key, or the full `DailySpend`); hour reads `HourlySpend` (no billed cost,
+since providers bill per day: spend is the calibrated estimate, joined from the day's ratio)
+over at most `MAX_HOURLY_DAYS` days. Every one of them
 leads an index with its time column, which is what the date-range filter here uses.
 
 Grouping or filtering by ``team`` or ``cost_centre`` reads the allocated rollup instead
@@ -216,14 +216,9 @@ def _range_rows(query: SpendQuery):
 
 
 def _spend_keys(query: SpendQuery) -> tuple[str, ...]:
-    """The query's dimensions plus what the spend rule needs: the model (calibration ratios
-    are per account x model) and, below the billing group (key, user), the project."""
-    keys = (*query.by, *query.filters, "model")
-    return (*keys, "project") if _below_billing_group(query) else keys
-
-
-def _below_billing_group(query: SpendQuery) -> bool:
-    return query.allocated or any(key in ("api_key", "user") for key in (*query.by, *query.filters))
+    """The query's dimensions: spend and the calibrated estimate are stored on every daily
+    rollup (`spendapp.usage.spend`), so the smallest one that holds them answers."""
+    return (*query.by, *query.filters)
 
 
 def _cost_centre_filter(values: tuple[str, ...]) -> Q:
@@ -337,19 +332,18 @@ def spend_records(
     )  # the UTC day whose bill and ratio apply
     values = {
         **columns,
-        "r_day": row_day,
-        "r_account": F("account_id"),
-        "r_model": F("model"),
         "s_input": sum((F(c) for c in INPUT_COLUMNS[1:]), F(INPUT_COLUMNS[0])),
         "s_cached": F("input_cached_tokens"),
         "s_output": F("output_tokens"),
         "s_requests": F("requests"),
         "s_estimated": F("estimated_cost"),
     }
-    if not query.hourly:  # providers bill per day: no billed cost per hour
+    if query.hourly:  # the day, account and model whose calibration ratio applies
+        values.update(r_day=row_day, r_account=F("account_id"), r_model=F("model"))
+    else:  # providers bill per day: no billed cost per hour
         values["s_billed"] = F("billed_cost")
-    if _below_billing_group(query):
-        values["r_project"] = F("project_id")
+        values["s_calibrated"] = F("calibrated_cost")
+        values["s_spend"] = F("spend")
     if per_period:
         values = {"period_start": _period(query), **values}
         order = ("period_start", *columns)
@@ -390,45 +384,25 @@ def spend_records(
 
 
 def _spend_sql(inner: str, query: SpendQuery, order: tuple[str, ...]) -> tuple[str, list]:
-    """Sum the rows of ``inner`` per ``order`` columns, with the calibrated estimate and
-    spend by `spendapp.usage.spend`'s rule: on a billed account-day the bill (below the billing
-    group, the group's bill split in proportion to the rows' estimates), on other days and at
-    hour grain the calibrated estimate.
-
-    Whether the account-day is billed and the calibration ratio both depend on (day, account,
-    model) only: one small table of them (from the day x account x model rollup) is joined
-    once, which costs about a quarter less than joining the billed days and the ratios apart.
-    """
-    ratio, cal_join = calibrated_sql("1", "m.day", "m.account_id", "m.model")
-    # Constant fragments.
-    factors = (
-        "SELECT m.day, m.account_id, m.model, "  # noqa: S608
-        "bool_or(m.billed_cost IS NOT NULL) OVER (PARTITION BY m.day, m.account_id) AS billed, "
-        f"{ratio} AS ratio FROM usage_dailymodelspend m {cal_join} "
-        "WHERE m.day >= %s AND m.day <= %s"
-    )
-    joins = (
-        f"LEFT JOIN ({factors}) f ON f.day = r.r_day AND f.account_id = r.r_account "
-        "AND f.model = r.r_model"
-    )
-    calibrated = "coalesce(r.s_estimated, 0) * coalesce(f.ratio, 1)"
+    """Sum the rows of ``inner`` per ``order`` columns. Daily rows carry the stored
+    calibrated estimate and spend (`spendapp.usage.spend`'s rule, kept by PostgreSQL); hourly
+    rows are never billed, so their spend is the calibrated estimate, joined here from the
+    day's ratio (`calibrated_sql`: at most `MAX_HOURLY_DAYS` days of hours)."""
+    params: list = []
     if query.hourly:
-        spend = calibrated
+        ratio, cal_join = calibrated_sql("1", "m.day", "m.account_id", "m.model")
+        factors = (
+            f"SELECT m.day, m.account_id, m.model, {ratio} AS ratio "  # noqa: S608
+            f"FROM usage_dailymodelspend m {cal_join} WHERE m.day >= %s AND m.day <= %s"
+        )
+        joins = (
+            f"LEFT JOIN ({factors}) f ON f.day = r.r_day AND f.account_id = r.r_account "
+            "AND f.model = r.r_model"
+        )
+        calibrated = spend = "coalesce(r.s_estimated, 0) * coalesce(f.ratio, 1)"
+        params = [query.date_from, query.date_to]
     else:
-        if _below_billing_group(query):
-            billed = (
-                "CASE WHEN grp.estimated_cost > 0 THEN coalesce(grp.billed_cost, 0) "
-                "* coalesce(r.s_estimated, 0) / grp.estimated_cost "
-                "ELSE coalesce(r.s_billed, 0) END"
-            )
-            joins += (
-                " LEFT JOIN usage_dailyprojectmodelspend grp ON grp.day = r.r_day "
-                "AND grp.account_id = r.r_account AND grp.project_id = r.r_project "
-                "AND grp.model = r.r_model"
-            )
-        else:
-            billed = "coalesce(r.s_billed, 0)"
-        spend = f"CASE WHEN f.billed THEN {billed} ELSE {calibrated} END"
+        joins, calibrated, spend = "", "r.s_calibrated", "r.s_spend"
     keys = ", ".join(f'r."{name}"' for name in order)
     # Constant fragments around Django's parameterised SQL.
     sql = (
@@ -439,14 +413,13 @@ def _spend_sql(inner: str, query: SpendQuery, order: tuple[str, ...]) -> tuple[s
         "CAST(coalesce(sum(r.s_requests), 0) AS bigint) AS s_requests, "
         "coalesce(sum(r.s_estimated), 0) AS s_estimated, "
         f"{'CAST(NULL AS numeric)' if query.hourly else 'sum(r.s_billed)'} AS s_billed, "
-        # Rounded as stored costs are (NUMERIC(24, 12)): a split bill has endless decimals.
         f"round(coalesce(sum({calibrated}), 0), 12) AS s_calibrated, "
         f"round(coalesce(sum({spend}), 0), 12) AS s_spend "
         f"FROM ({inner}) r {joins}"
     )
     if keys:
         sql += f" GROUP BY {keys}"
-    return sql, [query.date_from, query.date_to]
+    return sql, params
 
 
 def _period_text(value, hourly: bool) -> str:

@@ -14,7 +14,15 @@ estimate*:
 * On a day not billed yet, each group counts its **calibrated estimate**: the list-price
   estimate (usage x the price catalog, `spendapp.usage.pricing`) times the account x model
   ratio of billed to list-estimated cost over the recent reconciled days before it
-  (`calibrated_sql`); where no history exists the list estimate stands.
+  (`spendapp.usage.calibration`); where no history exists the list estimate stands.
+
+Both are *stored* on DailySpend (``calibrated_cost``, ``spend``) and summed into every
+derived rollup and the allocated one: PostgreSQL keeps them in the DailySpend statement
+trigger (``usage_refresh_spend``, migration usage 0009) for whatever a statement touches,
+and `spendapp.usage.calibration.refresh_spend` re-applies them after ratios change. A query
+sums ``spend`` from the smallest rollup that answers it, as it sums any other measure.
+Hourly rows are not billed: their calibrated estimate is joined at query time
+(`calibrated_sql`), over at most a month.
 
 Whether the day is billed is decided on the whole account-day, never inside a filter, so the
 spend of a partition (providers, projects, teams) adds up to the spend of the whole.
@@ -119,7 +127,7 @@ def billing_rows(date_from: date, date_to: date, filters: Mapping[str, Iterable[
 
 
 def _groups_sql(rows, date_from: date, date_to: date) -> tuple[str, list]:
-    """SQL of the billing groups of ``rows`` with their spend, and its parameters."""
+    """SQL of the billing groups of ``rows`` with their stored spend, and its parameters."""
     grouped = (
         rows.values(
             g_day=F("day"),
@@ -128,20 +136,21 @@ def _groups_sql(rows, date_from: date, date_to: date) -> tuple[str, list]:
             g_project=F("project_id"),
             g_model=F("model"),
         )
-        .annotate(billed=Sum("billed_cost"), estimated=Sum("estimated_cost"))
+        .annotate(
+            billed=Sum("billed_cost"),
+            estimated=Sum("estimated_cost"),
+            calibrated=Sum("calibrated_cost"),
+            spend=Sum("spend"),
+        )
         .order_by()
     )
     inner, params = grouped.query.sql_with_params()
-    calibrated, join = calibrated_sql("g.estimated", "g.g_day", "g.g_account", "g.g_model")
     sql = f"""
         SELECT g.g_day, g.g_account, g.g_provider, g.g_project, g.g_model,
-            g.billed, g.estimated, {calibrated} AS calibrated,
-            CASE WHEN b.account_id IS NOT NULL THEN coalesce(g.billed, 0)
-                 ELSE coalesce({calibrated}, 0) END AS spend,
+            g.billed, g.estimated, g.calibrated, coalesce(g.spend, 0) AS spend,
             b.account_id IS NOT NULL AS billed_day
         FROM ({inner}) g
         LEFT JOIN ({_BILLED_DAYS}) b ON b.day = g.g_day AND b.account_id = g.g_account
-        {join}
     """  # noqa: S608 (composed of constant fragments and Django's parameterised SQL)
     return sql, [*params, date_from, date_to]
 
