@@ -29,6 +29,7 @@ from forecasting.runs.history import (
 )
 from forecasting.runs.models import Scenario
 from spendapp.usage.calendar import data_today
+from spendapp.usage.calibration import current_ratios
 from spendapp.usage.models import DailyModelSpend, PriceOverride
 from spendapp.usage.pricing import MILLION, PriceBook
 from spendapp.usage.tiers import TierBook
@@ -51,7 +52,39 @@ def _moment(day: date | None) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
-def price_table(as_of: date | None = None) -> dict:
+def _models() -> dict[str, str]:
+    """Every model seen in the rollup plus the models the presets name, with its provider."""
+    providers: dict[str, str] = {}
+    seen = DailyModelSpend.objects.exclude(model="").values_list("model", "provider").distinct()
+    for model, provider in sorted(seen):
+        providers.setdefault(model, provider)  # one price per model name (the core's key)
+    for model, provider in PRESET_MODELS.items():
+        providers.setdefault(model, provider)
+    return providers
+
+
+def effective_ratios(providers: dict[str, str]) -> dict[str, tuple[Decimal, str]]:
+    """``model -> (ratio, basis)``: what the bill says a list dollar of the model costs the
+    organisation (`spendapp.usage.calibration.current_ratios`): the model's own learned ratio
+    (the mean over the accounts that use it), else its provider's, else 1 ("list": no billing
+    history)."""
+    ratios = current_ratios()
+    per_model: dict[str, list[Decimal]] = {}
+    for (_, model), found in ratios.by_account_model.items():
+        per_model.setdefault(model, []).append(found.ratio)
+    out = {}
+    for model, provider in providers.items():
+        if per_model.get(model):
+            values = per_model[model]
+            out[model] = (sum(values, Decimal(0)) / len(values), "model")
+        elif provider in ratios.by_provider:
+            out[model] = (ratios.by_provider[provider], "provider")
+        else:
+            out[model] = (Decimal(1), "list")
+    return out
+
+
+def price_table(as_of: date | None = None, *, effective: bool = True) -> dict:
     """Prices of every model seen in the rollup plus the models the presets name.
 
     Returns
@@ -60,27 +93,26 @@ def price_table(as_of: date | None = None) -> dict:
         ``model -> {"input", "cached_input", "output", "request": Decimal per token,
         "tier": str}``, the format of `forecasting.price_demand` and `run_scenario`. Prices
         are the ingestion `PriceBook`'s (catalog + admin overrides) at ``as_of`` (default
-        today), base list prices: batch, flex and negotiated discounts show in billed cost,
-        not here. Models without a known price are left out.
+        today) times the model's effective ratio (`effective_ratios`: what the bill says, so
+        batch, flex and negotiated discounts count as they do in spend); ``effective=False``
+        gives list prices. Tiers always come from list prices. Models without a known price
+        are left out.
     """
     at = _moment(as_of)
     book = PriceBook(PriceOverride.objects.all())
     tiers = TierBook(book)
-    providers: dict[str, str] = {}
-    seen = DailyModelSpend.objects.exclude(model="").values_list("model", "provider").distinct()
-    for model, provider in sorted(seen):
-        providers.setdefault(model, provider)  # one price per model name (the core's key)
-    for model, provider in PRESET_MODELS.items():
-        providers.setdefault(model, provider)
+    providers = _models()
+    ratios = effective_ratios(providers) if effective else {}
     table = {}
     for model, provider in sorted(providers.items()):
         prices = book.lookup(provider, model, at)
         if prices is None:
             continue
+        ratio = ratios.get(model, (Decimal(1), "list"))[0]
         table[model] = {
-            "input": prices.input / MILLION,
-            "cached_input": prices.cached_input / MILLION,
-            "output": prices.output / MILLION,
+            "input": prices.input * ratio / MILLION,
+            "cached_input": prices.cached_input * ratio / MILLION,
+            "output": prices.output * ratio / MILLION,
             "request": Decimal(0),
             "tier": tiers.tier(provider, model, at),
         }
@@ -150,7 +182,8 @@ def demand_baseline(
 
 BASELINE_SPEC = {
     "name": "Baseline",
-    "description": "Current workload mix at current list prices.",
+    "description": "Current workload mix at the organisation's effective prices (list price x "
+    "what the bill says).",
     "transforms": [],
 }
 

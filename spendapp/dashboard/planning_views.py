@@ -37,6 +37,7 @@ from spendapp.dashboard.filters import GROUPING_LABELS
 from spendapp.dashboard.series import label_for
 from spendapp.dashboard.views import HISTORY_DAYS
 from spendapp.usage.calendar import data_today
+from spendapp.usage.calibration import current_ratios
 from spendapp.usage.queries import QueryError
 
 HORIZONS = (30, 60, 90, 180)
@@ -511,6 +512,7 @@ def scenarios(request):
             baseline=baseline,
             compared=compared,
             models=[f"{model} ({p['tier']})" for model, p in sorted(prices.items())],
+            rates=sorted(current_ratios().by_provider.items()),
             chart_scenarios=_scenario_figure(baseline, compared),
         )
     status = 400 if errors else 200

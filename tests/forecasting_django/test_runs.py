@@ -144,13 +144,26 @@ def test_tasks_and_nightly_schedule(fake_org, at_end):
 
 
 def test_price_table_has_seen_and_preset_models_with_tiers(fake_org):
-    table = scenarios.price_table(AS_OF)
+    table = scenarios.price_table(AS_OF, effective=False)
     for model in ("gpt-5.5", "claude-opus-4-7", "deepseek-v4-flash", "glm-5.1", "gpt-5.4-mini"):
         assert model in table
     assert table["gpt-5.4-mini"]["input"] == Decimal("0.75") / 1_000_000
     assert table["claude-opus-4-7"]["tier"] == "frontier"
     assert table["deepseek-v4-flash"]["tier"] == "small"
     assert set(scenarios.preset_specs()) == set(PRESETS)
+
+
+def test_scenario_prices_are_list_prices_times_what_the_bill_says(fake_org):
+    """The fake bills Anthropic at a 6% discount: its models' effective prices follow, and a
+    provider without billing history (DeepSeek here) stays at list."""
+    listed = scenarios.price_table(AS_OF, effective=False)
+    effective = scenarios.price_table(AS_OF)
+    ratios = scenarios.effective_ratios(scenarios._models())
+    opus = effective["claude-opus-4-7"]["input"] / listed["claude-opus-4-7"]["input"]
+    assert ratios["claude-opus-4-7"][1] == "model"
+    assert opus == pytest.approx(Decimal("0.94"), abs=Decimal("0.03"))
+    assert effective["deepseek-v4-flash"] == listed["deepseek-v4-flash"]
+    assert ratios["deepseek-v4-flash"] == (Decimal(1), "list")
 
 
 def test_forecast_command_json(fake_org):
