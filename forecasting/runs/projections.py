@@ -37,6 +37,7 @@ from forecasting.runs.forecasts import (
 )
 from forecasting.runs.history import _window, default_as_of, spend_history
 from spendapp.usage.calendar import Period, period_containing
+from spendapp.usage.sync import first_syncs_running
 
 CENT = Decimal("0.01")
 LEVEL = 80  # the interval every projection shows
@@ -157,6 +158,10 @@ def period_projection(
     as_of = default_as_of()
     if as_of is None:
         return Projection(period, None, Decimal(0), budget=budget, note="no spend data yet")
+    syncing = first_syncs_running(now)
+    if syncing:  # a history still being back-filled would project (and alert) on part of it
+        note = f"the first sync of {', '.join(syncing)} is still running"
+        return Projection(period, as_of, Decimal(0), budget=budget, note=note)
     read = history or _filters_history(scope)
     actuals = _daily_actuals(read, period, as_of)
     actual_to_date = cents(float(actuals.sum())) or Decimal("0.00")

@@ -56,6 +56,25 @@ def range_end(now: datetime, bucket_width: str) -> datetime:
     return now.astimezone(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
 
 
+FIRST_SYNC_STALE = timedelta(hours=2)  # a "running" first sync older than this died
+
+
+def first_syncs_running(now: datetime | None = None) -> list[str]:
+    """Names of accounts whose first sync is under way (never synced successfully, a run
+    started lately still running): until it ends their history is partial, so nothing should
+    be projected or alerted from it. One query."""
+    since = (now or timezone.now()) - FIRST_SYNC_STALE
+    return sorted(
+        SyncRun.objects.filter(
+            outcome=SyncRun.Outcome.RUNNING,
+            started_at__gte=since,
+            account__last_success_at__isnull=True,
+        )
+        .values_list("account__name", flat=True)
+        .distinct()
+    )
+
+
 def days_of(window: Window) -> list[date]:
     """The UTC days [start, end) touches (the days whose rollup rows a window rewrites)."""
     first = window.start.astimezone(UTC).date()

@@ -86,3 +86,19 @@ def test_probability_over_budget_is_a_percentage_of_100(finance_client, spend_da
     html = finance_client.get("/budgets/").content.decode()
     assert Budget.objects.get(pk=budget.pk).eval_probability == 1.0
     assert ">100%<" in html and ">1%<" not in html
+
+
+def test_no_projection_while_a_first_sync_is_still_back_filling(finance_client, spend_data):
+    from spendapp.providers.models import ProviderAccount
+    from spendapp.usage.models import SyncRun
+
+    new = ProviderAccount(name="openai-new", provider="openai")
+    new.set_key("sk-test-new-0000000000")
+    new.save()
+    run = SyncRun.objects.create(account=new, started_at=NOW, outcome=SyncRun.Outcome.RUNNING)
+    waiting = month_projection(compute=True)
+    assert not waiting.ready and "first sync of openai-new" in waiting.note
+    assert not ForecastRun.objects.exists()  # nothing fitted on a partial history
+    run.outcome = SyncRun.Outcome.SUCCESS
+    run.save()
+    assert month_projection(compute=True).ready
