@@ -19,8 +19,10 @@ moves), and the outer call refreshes the derived tables once, after the spend is
 from django.db import migrations, models
 
 SPEND_FUNCTION = """
+-- No nested loops: right after a bulk load the statistics say "1 row", and a nested loop
+-- re-ran the window query once per target row (1,488 rows: 5.9 s instead of 30 ms).
 CREATE FUNCTION usage_refresh_spend(p_accounts bigint[], p_days date[]) RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET enable_nestloop = off AS $$
 DECLARE
     lo date := (SELECT min(d) FROM unnest(p_days) AS d);
     hi date := (SELECT max(d) FROM unnest(p_days) AS d);
@@ -49,7 +51,7 @@ BEGIN
     )
     UPDATE usage_dailyspend t SET calibrated_cost = v.cal, spend = v.spend
     FROM v
-    WHERE t.id = v.id
+    WHERE t.id = v.id AND t.account_id = ANY(p_accounts) AND t.day BETWEEN lo AND hi
       AND (t.calibrated_cost IS DISTINCT FROM v.cal OR t.spend IS DISTINCT FROM v.spend);
 END
 $$;
