@@ -807,6 +807,18 @@ def seed(world: World, accounts: list, rows: int, progress: bool) -> dict:
     if progress:
         print("  ... teams, rules and the allocated rollup", flush=True)
     out["allocation"] = allocate(world, accounts)
+    # The calibration ratios a sync keeps current (spend queries join them).
+    from spendapp.usage.calibration import rebuild
+
+    t0 = time.perf_counter()
+    out["calibration_rows"] = rebuild()
+    out["calibration_seconds"] = time.perf_counter() - t0
+    if progress:
+        print(
+            f"  ... calibration ratios: {out['calibration_rows']:,} rows in "
+            f"{out['calibration_seconds']:.1f} s",
+            flush=True,
+        )
     # Production tables are vacuumed and analysed by autovacuum; do it now, timed apart.
     t0 = time.perf_counter()
     with cursor() as cur:
@@ -816,6 +828,7 @@ def seed(world: World, accounts: list, rows: int, progress: bool) -> dict:
             "usage_dailyspend",
             "usage_hourlyspend",
             "allocation_allocatedspend",
+            "usage_calibrationratio",
         ):
             cur.execute(f"VACUUM (ANALYZE) {table}")
     out["vacuum_seconds"] = time.perf_counter() - t0

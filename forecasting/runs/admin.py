@@ -3,8 +3,6 @@ from django.contrib import admin
 from forecasting.runs.models import (
     ForecastCheck,
     ForecastRun,
-    ModelTier,
-    ModelTierOverride,
     Scenario,
     SeriesForecast,
 )
@@ -50,18 +48,6 @@ class SeriesForecastAdmin(ReadOnlyAdmin):
 @admin.register(ForecastCheck)
 class ForecastCheckAdmin(ReadOnlyAdmin):
     list_display = ["series", "days_compared", "mae", "mase", "hit_rate_80", "hit_rate_95"]
-
-
-@admin.register(ModelTier)
-class ModelTierAdmin(admin.ModelAdmin):
-    list_display = ["name", "max_blended_per_mtok", "note"]
-    list_editable = ["max_blended_per_mtok"]
-
-
-@admin.register(ModelTierOverride)
-class ModelTierOverrideAdmin(admin.ModelAdmin):
-    list_display = ["provider", "model_pattern", "tier", "note"]
-    list_filter = ["provider", "tier"]
 
 
 @admin.register(Scenario)

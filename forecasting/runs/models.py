@@ -145,51 +145,6 @@ class ForecastCheck(models.Model):
         return f"{self.series}: {self.days_compared} days"
 
 
-class ModelTier(models.Model):
-    """A price band: models whose blended price is below ``max_blended_per_mtok`` (and not
-    below a cheaper band's) belong to this tier. Empty maximum = no upper bound."""
-
-    class Name(models.TextChoices):
-        SMALL = "small", "Small"
-        MID = "mid", "Mid"
-        FRONTIER = "frontier", "Frontier"
-
-    name = models.CharField(max_length=20, choices=Name.choices, unique=True)
-    max_blended_per_mtok = models.DecimalField(
-        max_digits=14,
-        decimal_places=6,
-        null=True,
-        blank=True,
-        help_text="Upper bound (exclusive) of the blended price, $ per million tokens, "
-        "blended as 3 input : 1 output. Empty = no upper bound.",
-    )
-    note = models.CharField(max_length=300, blank=True)
-
-    class Meta:
-        ordering = [models.F("max_blended_per_mtok").asc(nulls_last=True)]
-
-    def __str__(self) -> str:
-        bound = self.max_blended_per_mtok
-        return f"{self.name} (< ${bound}/Mtok)" if bound is not None else f"{self.name}"
-
-
-class ModelTierOverride(models.Model):
-    """An explicit tier for models matching a pattern; wins over the price bands."""
-
-    provider = models.CharField(max_length=32)
-    model_pattern = models.CharField(
-        max_length=200, help_text="Model name, or a glob such as gpt-5.4-mini* (case-insensitive)."
-    )
-    tier = models.CharField(max_length=20, choices=ModelTier.Name.choices)
-    note = models.CharField(max_length=300, blank=True)
-
-    class Meta:
-        ordering = ["provider", "model_pattern"]
-
-    def __str__(self) -> str:
-        return f"{self.provider} {self.model_pattern} -> {self.tier}"
-
-
 def _slug(name: str) -> str:
     # The random part makes shared URLs unguessable enough and names reusable.
     return f"{slugify(name)[:40] or 'scenario'}-{secrets.token_hex(4)}"

@@ -12,7 +12,7 @@ import pandas as pd
 
 from forecasting import ScenarioResult
 from forecasting.demand import to_cents
-from forecasting.runs.services import GroupForecast
+from forecasting.runs.forecasts import GroupForecast
 
 
 def _money(value) -> str:

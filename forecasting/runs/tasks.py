@@ -1,4 +1,5 @@
-"""Celery tasks: the nightly forecast run and the forecast-vs-actual check."""
+"""Celery tasks: the nightly forecast run, the forecast-vs-actual check, and the day's total
+forecast after a sync."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from celery import shared_task
 @shared_task(name="forecasting.runs.tasks.run_forecasts_task")
 def run_forecasts_task(horizon: int = 90) -> int:
     """Check past runs against the newest actuals, then make tonight's run; its id."""
-    from forecasting.runs.services import check_forecasts, run_forecasts
+    from forecasting.runs.checks import check_forecasts
+    from forecasting.runs.forecasts import run_forecasts
 
     # Checking first means the new run's page already shows how far the last ones were off.
     check_forecasts()
@@ -18,6 +20,18 @@ def run_forecasts_task(horizon: int = 90) -> int:
 @shared_task(name="forecasting.runs.tasks.check_forecasts_task")
 def check_forecasts_task() -> int:
     """Compare stored forecasts with actuals (idempotent); the number of checks written."""
-    from forecasting.runs.services import check_forecasts
+    from forecasting.runs.checks import check_forecasts
 
     return check_forecasts()
+
+
+@shared_task(name="forecasting.runs.tasks.refresh_total_forecast")
+def refresh_total_forecast() -> bool:
+    """Store today's total forecast (the overview's month projection) if it is not yet;
+    whether one was fitted."""
+    from forecasting.runs.projections import month_projection
+
+    projection = month_projection()
+    if projection.ready or projection.as_of is None:
+        return False
+    return month_projection(compute=True).ready

@@ -10,3 +10,9 @@ class AllocationConfig(AppConfig):
     def ready(self) -> None:
         # Rule, team and shared-cost changes schedule a recompute of the periods they touch.
         from spendapp.allocation import signals  # noqa: F401
+        from spendapp.allocation.queries import allocated_rows, team_and_cost_centre_names
+        from spendapp.usage.queries import AllocatedSource, register_allocated_source
+
+        # Team and cost-centre spend queries read the allocated rollup (usage imports nothing
+        # from allocation: the lower layer offers the hook, this one fills it).
+        register_allocated_source(AllocatedSource(allocated_rows, team_and_cost_centre_names))

@@ -37,7 +37,7 @@ MEASURES = (
     "requests",
     "unpriced_tokens",
 )
-MONEY = ("estimated_cost", "billed_cost")
+MONEY = ("estimated_cost", "billed_cost", "calibrated_cost", "spend")
 DIMS = ("day", "account_id", "provider", "project_id", "model", "api_key_id", "user_id")
 _RULE_COLUMNS = (
     "id, dimension, account_id, value, team_id, shared_cost_id, priority, valid_from, valid_until"

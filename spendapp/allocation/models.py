@@ -228,6 +228,9 @@ class AllocatedSpend(models.Model):
     unpriced_tokens = models.BigIntegerField(default=0)
     estimated_cost = models.DecimalField(max_digits=24, decimal_places=12, null=True)
     billed_cost = models.DecimalField(max_digits=24, decimal_places=12, null=True)
+    # The team's share of DailySpend's calibrated estimate and spend (`spendapp.usage.spend`).
+    calibrated_cost = models.DecimalField(max_digits=24, decimal_places=12, null=True)
+    spend = models.DecimalField(max_digits=24, decimal_places=12, null=True)
 
     class Meta:
         indexes = [

@@ -15,7 +15,7 @@ from django.db.models.functions import TruncMonth
 
 from spendapp.allocation.models import AllocatedSpend, Team
 from spendapp.providers.models import ProviderEntity
-from spendapp.usage.queries import INPUT_COLUMNS, QueryError
+from spendapp.usage.queries import INPUT_COLUMNS, NO_COST_CENTRE, QueryError
 
 UNALLOCATED = "unallocated"
 UNALLOCATED_LABEL = "Unallocated"
@@ -214,3 +214,37 @@ def allocation_summary(date_from: date, date_to: date) -> dict:
         unallocated_billed=Sum("billed_cost", filter=Q(team__isnull=True)),
     )
     return {key: value or Decimal(0) for key, value in sums.items()}
+
+
+def allocated_rows(date_from: date, date_to: date, teams: Iterable[str] | None):
+    """Allocated rows for `spendapp.usage.queries` (``team`` filter by names: each team with
+    the teams below it; "" = unallocated). An unknown team name raises QueryError."""
+    if teams is None:
+        return filtered(date_from, date_to)
+    names = [name for name in teams if name]
+    found = dict(Team.objects.filter(name__in=names).values_list("name", "pk"))
+    missing = [name for name in names if name not in found]
+    if missing:
+        raise QueryError(f"team: no team named {missing[0]!r}")
+    keys = [*(found[name] for name in names), *([UNALLOCATED] if "" in teams else [])]
+    return filtered(date_from, date_to, {"team": keys})
+
+
+def team_and_cost_centre_names() -> tuple[set[str], set[str]]:
+    """Team names (every team: one selects the teams below it too) and cost-centre names
+    (departments, and "No cost centre" when some team sits under none). One query."""
+    tree = {
+        pk: (name, kind, parent)
+        for pk, name, kind, parent in Team.objects.values_list("pk", "name", "kind", "parent_id")
+    }
+    teams, centres = set(), set()
+    for pk, (name, kind, _) in tree.items():
+        teams.add(name)
+        seen, node = set(), pk
+        while node is not None and node not in seen and tree[node][1] != "department":
+            seen.add(node)
+            node = tree[node][2]
+        centres.add(tree[node][0] if node is not None and node not in seen else NO_COST_CENTRE)
+        if kind == "department":
+            centres.add(name)
+    return teams, centres

@@ -1,7 +1,10 @@
-"""Changes to rules, pools and the team tree schedule a recompute of the days they affect.
+"""Changes to rules, pools and the team tree schedule a recompute of the days they affect;
+changed spend (`spendapp.usage.signals.spend_changed`) is re-allocated at once.
 
 Signals rather than calls in the views, so the admin, the Finance page and the shell all
-trigger it. The task is queued on commit: a rolled-back edit queues nothing.
+trigger it. The task is queued on commit: a rolled-back edit queues nothing. Changed spend
+is allocated inside the writer's transaction (a sync window, a FOCUS import), so teams'
+shares never lag the rollup they split.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from django.dispatch import receiver
 
 from spendapp.allocation.models import AllocationRule, SharedCost, SharedCostShare, Team
 from spendapp.allocation.rules import affected_range, data_range
+from spendapp.usage.signals import spend_changed
 
 
 def schedule_recompute(span: tuple[date, date] | None) -> None:
@@ -84,3 +88,10 @@ def _team_saved(sender, instance: Team, created: bool, **kwargs) -> None:
 @receiver(post_delete, sender=Team)
 def _team_deleted(sender, instance: Team, **kwargs) -> None:
     schedule_recompute(data_range())
+
+
+@receiver(spend_changed)
+def _spend_changed(sender, account_id: int, days: list[date], **kwargs) -> None:
+    from spendapp.allocation.engine import recompute_allocation
+
+    recompute_allocation(days[0], days[-1])

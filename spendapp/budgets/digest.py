@@ -13,12 +13,13 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from spendapp.budgets.evaluate import claim, fit_forecast, project
+from forecasting.runs.projections import month_projection
+from spendapp.budgets.evaluate import claim
 from spendapp.budgets.models import AlertEvent, Budget
 from spendapp.budgets.notify import finance_recipients, queue_event
-from spendapp.budgets.periods import data_today, local_now, period_containing
 from spendapp.budgets.spend import ScopeSpend, history_start
 from spendapp.core import money
+from spendapp.usage.calendar import data_today, local_now, period_containing
 
 DIGEST_HOUR = 7
 
@@ -38,8 +39,9 @@ def digest_context(monday: date, now: datetime | None = None) -> dict:
     last_week = (monday - timedelta(days=7), monday - timedelta(days=1))
     week_before = (monday - timedelta(days=14), monday - timedelta(days=8))
     data = ScopeSpend("org", "", history_start(min(month.start, week_before[0]), today), today)
-    fc, note = fit_forecast(data, today - timedelta(days=1), month)
-    projection = project(data, fc, month, today, None) if fc is not None else None
+    # The overview's figure: the one projection service, fitting the day's forecast if no
+    # sync or nightly run has yet.
+    projection = month_projection(compute=True, now=now)
     week, before = data.total(*last_week), data.total(*week_before)
     return {
         "monday": monday,
@@ -49,8 +51,8 @@ def digest_context(monday: date, now: datetime | None = None) -> dict:
         "week_change_pct": _change(week, before),
         "month_label": month.label,
         "month_to_date": data.total(month.start, min(today, month.end)),
-        "month_projected": None if projection is None else Decimal(str(round(projection.total, 2))),
-        "month_note": note,
+        "month_projected": projection.total,
+        "month_note": projection.note,
         "movers": data.movers(last_week, week_before),
         "budgets": budget_rows(now),
         "link": f"{settings.SITE_URL}/budgets/",

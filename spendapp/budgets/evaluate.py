@@ -1,9 +1,12 @@
 """Budget evaluation: spend so far, the period projection, and alert events claimed once.
 
-The forecast is fitted outside any transaction (it takes about a second); the claims and
-their notifications are written in one short transaction. A claim is an INSERT into a table
-with a unique key (budget, period start, kind, threshold): the database picks the winner, so
-evaluators racing each other, or an evaluation retried after a crash, never alert twice.
+The projection is the one service's (`forecasting.runs.projections.period_projection`), so
+the budgets page, the alerts and the overview show the same figure. An evaluation may fit
+and store the day's forecast of its scope (outside any transaction: about a second); the
+claims and their notifications are written in one short transaction. A claim is an INSERT
+into a table with a unique key (budget, period start, kind, threshold): the database picks
+the winner, so evaluators racing each other, or an evaluation retried after a crash, never
+alert twice.
 """
 
 from __future__ import annotations
@@ -20,12 +23,13 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from forecasting import Forecast, ForecastError, PeriodProjection, forecast, project_period
+from forecasting import Forecast, ForecastError, forecast
+from forecasting.runs.projections import Projection, period_projection
 from spendapp.budgets.models import AlertEvent, Budget
 from spendapp.budgets.notify import budget_recipients, queue_event
-from spendapp.budgets.periods import Period, data_today, period_containing
-from spendapp.budgets.spend import ScopeSpend, history_start
+from spendapp.budgets.spend import ScopeSpend, history_start, scope_filters
 from spendapp.core import money
+from spendapp.usage.calendar import Period, data_today, period_containing
 
 log = logging.getLogger(__name__)
 MIN_HISTORY_DAYS = 7
@@ -42,7 +46,7 @@ class Outlook:
     today: date
     spend: Decimal
     data: ScopeSpend
-    projection: PeriodProjection | None = None
+    projection: Projection | None = None
     note: str = ""
     anomaly: dict | None = None
     drivers: dict = field(default_factory=dict)
@@ -53,16 +57,15 @@ class Outlook:
 
     @property
     def projected(self) -> Decimal | None:
-        return None if self.projection is None else _money(self.projection.total)
+        return None if self.projection is None else self.projection.total
 
     @property
     def probability(self) -> float | None:
-        return None if self.projection is None else self.projection.prob_over_budget
+        return None if self.projection is None else self.projection.prob_over
 
     @property
     def crossing_date(self) -> date | None:
-        crossing = self.projection.crossing_date if self.projection else None
-        return crossing.date() if crossing is not None else None
+        return None if self.projection is None else self.projection.crossing_date
 
 
 def _money(value: float) -> Decimal:
@@ -78,12 +81,39 @@ def outlook(budget: Budget, now: datetime | None = None) -> Outlook:
     )
     view = Outlook(budget, period, today, data.total(period.start, min(today, period.end)), data)
     view.drivers = data.drivers(period.start, min(today, period.end))
-    fc, view.note = fit_forecast(data, today - timedelta(days=1), period)
-    if fc is not None:
-        view.projection = project(data, fc, period, today, budget.amount)
+    view.projection = budget_projection(budget, now, data)
+    if not view.projection.ready:
+        view.note = view.projection.note[:300]
+        view.projection = None
     if budget.anomaly_alert:
+        fc, _ = fit_forecast(data, today - timedelta(days=1), period)
         view.anomaly = detect_anomaly(data, fc, today - timedelta(days=1), budget.anomaly_z)
     return view
+
+
+def budget_projection(budget: Budget, now: datetime, data: ScopeSpend) -> Projection:
+    """The one projection service for the budget's period and scope (a team's spend comes
+    from the allocated rollup, which the forecasts' filters cannot read)."""
+    if budget.scope == Budget.Scope.TEAM:
+        return period_projection(
+            budget.period,
+            scope={"team": [budget.scope_value]},
+            history=lambda first, last: _team_history(budget, first, last),
+            budget=budget.amount,
+            now=now,
+            compute=True,
+        )
+    return period_projection(
+        budget.period,
+        scope=scope_filters(budget.scope, budget.scope_value),
+        budget=budget.amount,
+        now=now,
+        compute=True,
+    )
+
+
+def _team_history(budget: Budget, first: date, last: date) -> pd.Series:
+    return ScopeSpend(budget.scope, budget.scope_value, first, last).series(first, last)
 
 
 def fit_forecast(data: ScopeSpend, day: date, period: Period) -> tuple[Forecast | None, str]:
@@ -100,24 +130,6 @@ def fit_forecast(data: ScopeSpend, day: date, period: Period) -> tuple[Forecast 
         return forecast(data.series(data.start, end), horizon=horizon, levels=(80, 95)), ""
     except ForecastError as exc:
         return None, f"no forecast: {exc}"[:300]
-
-
-def project(
-    data: ScopeSpend, fc: Forecast, period: Period, today: date, amount: Decimal | None
-) -> PeriodProjection | None:
-    last = min(today, period.end)
-    if last >= period.start:
-        actuals = data.series(period.start, last)
-    else:
-        actuals = pd.Series([], index=pd.DatetimeIndex([]), dtype=float)
-    try:
-        budget = None if amount is None else float(amount)
-        return project_period(
-            actuals, fc, start=period.start, end=period.end, budget=budget, levels=(80,)
-        )
-    except ForecastError:
-        log.exception("projection failed for %s", period)
-        return None
 
 
 def detect_anomaly(

@@ -1,10 +1,9 @@
-"""What other parts of Spendapp call: after a sync, the overview banners, data health."""
+"""What the pages call: the overview banners, data health."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -13,15 +12,6 @@ from spendapp.core.roles import can_view_dashboards
 
 BANNER_DAYS = 14
 STUCK_SENDING = timedelta(hours=1)
-
-
-def sync_finished(run) -> None:
-    """Queue a budget evaluation after a successful sync (once its rows are committed)."""
-    if run is None or run.outcome != "success":
-        return
-    from spendapp.budgets.tasks import evaluate_budgets
-
-    transaction.on_commit(lambda: evaluate_budgets.apply_async(expires=55 * 60))
 
 
 def active_alerts(user, *, limit: int = 10) -> list[AlertEvent]:

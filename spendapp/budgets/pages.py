@@ -7,8 +7,8 @@ from datetime import date
 from decimal import Decimal
 
 from spendapp.budgets.models import AlertEvent, Budget
-from spendapp.budgets.periods import Period, data_today, period_containing
 from spendapp.budgets.spend import ScopeSpend
+from spendapp.usage.calendar import Period, data_today, period_containing
 
 WARN_SHARE = Decimal("0.8")
 

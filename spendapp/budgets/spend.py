@@ -1,68 +1,41 @@
-"""A budget's spend from the daily rollup, on the basis "billed where available, else estimated".
+"""A budget's spend: `spendapp.usage.spend`'s one number, for the budget's scope.
 
-The basis is applied per day x account x project x model: providers bill at that grain or
-coarser (Anthropic bills per workspace and model, not per key), so a group with any billed
-cost counts its billed cost, and a group without counts its estimate. Summing billed and
-estimated rows of the same group would count the same tokens twice.
+Spend is counted per billing group (day x account x project x model): billed where the
+account's day is billed, else the calibrated estimate. A team's (or cost centre's) spend is
+its share of the allocated rollup under the same rule.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
 import pandas as pd
-from django.db.models import Sum
 
-from forecasting.runs.tiers import TierBook
 from spendapp.allocation.models import AllocatedSpend
 from spendapp.allocation.queries import subtree_ids
-from spendapp.usage.cubes import rollup_for
+from spendapp.usage import spend
 
 ZERO = Decimal(0)
-_SCOPE_COLUMNS = {"provider": "provider", "project": "project_id", "api_key": "api_key_id"}
+# Budget scopes -> filters of `spendapp.usage.spend` (and of the stored forecasts).
+SCOPE_FILTERS = {"provider": "provider", "project": "project", "api_key": "api_key", "tier": "tier"}
 
 
-@dataclass(frozen=True)
-class SpendGroup:
-    day: date
-    provider: str
-    project_id: str
-    model: str
-    cost: Decimal
+def scope_filters(scope: str, value: str) -> dict[str, list[str]]:
+    """The spend filters of a budget scope ("all": none; a team has none: its rows differ)."""
+    return {SCOPE_FILTERS[scope]: [value]} if scope in SCOPE_FILTERS else {}
 
 
-def spend_groups(scope: str, value: str, start: date, end: date) -> list[SpendGroup]:
-    """Cost per day x account x project x model of one scope, ``start..end`` inclusive."""
+def spend_groups(scope: str, value: str, start: date, end: date) -> list[spend.SpendGroup]:
+    """Spend per billing group of one scope, ``start..end`` inclusive."""
     if scope == "team":
         # A team's (or cost centre's) share of each rollup row, shared costs included.
         rows = AllocatedSpend.objects.filter(
             day__gte=start, day__lte=end, team_id__in=subtree_ids(int(value))
         )
-    else:
-        rollup = rollup_for(("project", "model", scope if scope in _SCOPE_COLUMNS else "day"))
-        rows = rollup.objects.filter(day__gte=start, day__lte=end)
-    if scope in _SCOPE_COLUMNS:
-        rows = rows.filter(**{_SCOPE_COLUMNS[scope]: value})
-    grouped = rows.values("day", "account", "provider", "project_id", "model").annotate(
-        billed=Sum("billed_cost"), estimated=Sum("estimated_cost")
-    )
-    groups = [
-        SpendGroup(
-            r["day"],
-            r["provider"],
-            r["project_id"],
-            r["model"],
-            r["billed"] if r["billed"] is not None else (r["estimated"] or ZERO),
-        )
-        for r in grouped.order_by()
-    ]
-    if scope == "tier":
-        book = TierBook()  # one price book for every group, not one per call
-        groups = [g for g in groups if book.tier(g.provider, g.model, g.day) == value]
-    return groups
+        return spend.spend_groups(start, end, rows=rows)
+    return spend.spend_groups(start, end, scope_filters(scope, value))
 
 
 class ScopeSpend:
@@ -73,7 +46,7 @@ class ScopeSpend:
         self.groups = spend_groups(scope, value, start, end)
         self.by_day: dict[date, Decimal] = defaultdict(lambda: ZERO)
         for group in self.groups:
-            self.by_day[group.day] += group.cost
+            self.by_day[group.day] += group.spend
 
     def total(self, start: date, end: date) -> Decimal:
         return sum((c for d, c in self.by_day.items() if start <= d <= end), ZERO)
@@ -94,7 +67,7 @@ class ScopeSpend:
             totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
             for g in self.groups:
                 if start <= g.day <= end:
-                    totals[getattr(g, key) or "(none)"] += g.cost
+                    totals[getattr(g, key) or "(none)"] += g.spend
             ranked = sorted(totals.items(), key=lambda kv: kv[1], reverse=True)[:top]
             out[key] = [{"name": name, "cost": str(cost)} for name, cost in ranked if cost > 0]
         return out
@@ -105,8 +78,8 @@ class ScopeSpend:
         for g in self.groups:
             for index, (a, b) in enumerate((this, last)):
                 if a <= g.day <= b:
-                    change[("model", g.model or "(none)")][index] += g.cost
-                    change[("project", g.project_id or "(none)")][index] += g.cost
+                    change[("model", g.model or "(none)")][index] += g.spend
+                    change[("project", g.project_id or "(none)")][index] += g.spend
         rows = [
             {"dimension": dim, "name": name, "now": now, "before": before, "delta": now - before}
             for (dim, name), (now, before) in change.items()

@@ -9,9 +9,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
-from forecasting.runs.models import ModelTier
 from spendapp.providers.models import PROVIDER_CHOICES, ProviderEntity
-from spendapp.usage.models import DailySpend
+from spendapp.usage.models import DailySpend, ModelTier
 
 _SPLIT = re.compile(r"[,;\s]+")
 

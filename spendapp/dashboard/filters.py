@@ -26,8 +26,10 @@ MAX_DAYS = 3 * 366
 MAX_FILTER_VALUES = 50
 # Metric -> (label, kind of number for formats)
 METRICS = {
-    "spend": ("Estimated spend", "money"),
+    "spend": ("Spend", "money"),  # billed where billed, else calibrated (spendapp.usage.spend)
     "billed": ("Billed spend", "money"),
+    "estimated": ("List-price estimate", "money"),
+    "calibrated": ("Calibrated estimate", "money"),
     "tokens": ("Tokens (input + output)", "count"),
     "requests": ("Requests", "count"),
     "per_mtok": ("Effective $ per million tokens", "rate"),

@@ -1,9 +1,10 @@
-"""Forecast and scenario pages, on `forecasting.runs.services`.
+"""Forecast and scenario pages, on the services of `forecasting.runs`.
 
-The forecast page shows a stored forecast: the nightly run's total (`run_forecasts_task`) or,
-for one provider / model / project or before the first nightly run, the total that
-`forecast_total` computes once per day and filter and stores. Forecast vs actual comes from
-the `ForecastCheck`s of earlier stored runs. Nothing is fitted here.
+The forecast page shows a stored forecast: the nightly run's total (`run_forecasts_task`), the
+one a sync's hook stores, or for one provider / model / project, the total a user asked for
+with "Compute now" (`forecast_compute`, a POST). A GET never fits or stores a forecast: without
+a stored one the page says so and offers the action. Forecast vs actual comes from the
+`ForecastCheck`s of earlier stored runs.
 """
 
 from __future__ import annotations
@@ -19,13 +20,24 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from forecasting import PRESETS, ForecastError, ScenarioError, validate_spec
-from forecasting.runs import services as forecasts
+from forecasting.runs.forecasts import (
+    OK_STATUSES,
+    ForecastNotReady,
+    compute_total,
+    stored_forecast,
+    stored_total,
+)
+from forecasting.runs.history import default_as_of, spend_history
 from forecasting.runs.models import SPEND, ForecastPoint, Scenario, SeriesForecast
+from forecasting.runs.projections import month_projection
+from forecasting.runs.scenarios import MAX_COMPARED, preset_specs, price_table, scenario_results
 from spendapp.core.roles import can_save_scenarios, dashboard_view
 from spendapp.dashboard import charts, queries
 from spendapp.dashboard.filters import GROUPING_LABELS
 from spendapp.dashboard.series import label_for
-from spendapp.dashboard.views import HISTORY_DAYS, data_today
+from spendapp.dashboard.views import HISTORY_DAYS
+from spendapp.usage.calendar import data_today
+from spendapp.usage.calibration import current_ratios
 from spendapp.usage.queries import QueryError
 
 HORIZONS = (30, 60, 90, 180)
@@ -34,7 +46,7 @@ SHOWN_HISTORY_DAYS = 120
 PAST_RUNS = 4  # earlier runs shown against what happened
 PAST_SPACING_DAYS = 7  # ... at least a week apart, so they do not all cover the same days
 PAST_SCAN = 120  # checked runs looked at to pick those from
-MAX_SCENARIOS = forecasts.MAX_COMPARED
+MAX_SCENARIOS = MAX_COMPARED
 BAND_COLOR = "#0f4c81"
 BASIS_LABELS = {
     "billed": "billed spend",
@@ -62,7 +74,7 @@ def _totals(filters: dict):
     """Stored totals (spend, every day forecast) of runs made with exactly ``filters``: the
     nightly runs' (no filters) and those `forecast_total` stored."""
     return SeriesForecast.objects.filter(
-        run__status__in=forecasts.OK_STATUSES,
+        run__status__in=OK_STATUSES,
         run__filters=filters,
         provider="",
         model="",
@@ -71,21 +83,14 @@ def _totals(filters: dict):
     ).select_related("run")
 
 
-def _current(filters: dict, horizon: int, as_of: date) -> SeriesForecast | None:
-    """The stored total `forecast_total` serves today for these filters, if there is one."""
-    found = _totals(filters).filter(run__as_of=as_of, run__horizon__gte=horizon)
-    return found.order_by("-run__created_at").first()
-
-
 def _stored_forecast(filters: dict, horizon: int, as_of: date) -> SeriesForecast:
-    """Today's stored total; without one, `forecast_total` computes it once and stores it
-    (the next request reads it). Raises `ForecastError` when there is nothing to forecast."""
-    stored = _current(filters, horizon, as_of)
+    """Today's stored total for these filters; `ForecastNotReady` without one (a page view
+    never fits: the page offers "Compute now")."""
+    stored = stored_total(filters, horizon, as_of)
     if stored is None:
-        forecasts.forecast_total(filters or None, horizon)
-        stored = _current(filters, horizon, as_of)
-    if stored is None:  # the data moved on between the two calls (a sync finished)
-        raise ForecastError("the forecast is being updated; reload the page")
+        raise ForecastNotReady(
+            f"no forecast for {as_of:%b %-d} yet: it is made after each sync and nightly"
+        )
     return stored
 
 
@@ -122,7 +127,7 @@ def _actuals(filters: dict, first: date, as_of: date) -> pd.Series:
     """Daily spend of the series (services' basis: billed where billed), from its first day
     with data: a day without rows inside that span is zero spend, but days before the data
     began are unknown, not zero."""
-    history = forecasts.spend_history(first, as_of, filters or None)
+    history = spend_history(first, as_of, filters or None)
     if history.empty:
         return pd.Series(0.0, index=pd.date_range(first, as_of, freq="D"))
     daily = history.groupby("date")["spend"].sum()
@@ -237,14 +242,15 @@ def forecast_page(request):
     if context["errors"]:
         return render(request, "dashboard/forecast.html", context, status=400)
     filters = {kind: [value]} if kind else {}
-    as_of = forecasts.default_as_of()
+    as_of = default_as_of()
     try:
         if as_of is None:
             raise ForecastError("no spend data yet")
         stored = _stored_forecast(filters, horizon, as_of)
-        fc = forecasts.stored_forecast(stored, horizon)
+        fc = stored_forecast(stored, horizon)
     except (ForecastError, QueryError) as exc:
         context["empty_reason"] = str(exc).removeprefix("history: ")
+        context["can_compute"] = isinstance(exc, ForecastNotReady)
         return render(request, "dashboard/forecast.html", context)
     past = _past_runs(filters, as_of)
     first = as_of - timedelta(days=SHOWN_HISTORY_DAYS - 1)
@@ -271,6 +277,37 @@ def forecast_page(request):
         chart_backtest=_past_figure(y, past, _past_points(past)) if past else "",
     )
     return render(request, "dashboard/forecast.html", context)
+
+
+@require_POST
+@dashboard_view
+def forecast_compute(request):
+    """The explicit action behind "Compute now": fit and store today's total forecast of the
+    series the form names (and so the month projection), then go back."""
+    today = data_today()
+    known = queries.series_values(today - timedelta(days=HISTORY_DAYS), today)
+    choice = _series_choice(request.POST.get("series", ""), known)
+    horizon = request.POST.get("horizon", "90")
+    back = request.POST.get("next", "")
+    if back not in ("/", "/scenarios/"):
+        back = "/forecast/"
+        if not isinstance(choice, str) and choice[0]:
+            back += f"?series={quote(f'{choice[0]}:{choice[1]}')}&horizon={quote(horizon)}"
+    if isinstance(choice, str) or horizon not in {str(h) for h in HORIZONS}:
+        messages.error(request, choice if isinstance(choice, str) else "horizon: unknown value")
+        return redirect("forecast")
+    as_of = default_as_of()
+    kind, value = choice
+    filters = {kind: [value]} if kind else {}
+    try:
+        if as_of is None:
+            raise ForecastError("no spend data yet")
+        if stored_total(filters, int(horizon), as_of) is None:
+            compute_total(filters, int(horizon), as_of, trigger="manual")
+        messages.success(request, "Forecast computed.")
+    except (ForecastError, QueryError) as exc:
+        messages.error(request, f"No forecast: {str(exc).removeprefix('history: ')}")
+    return redirect(back)
 
 
 # --- scenarios ---------------------------------------------------------------------------------
@@ -349,7 +386,7 @@ def _results(specs: list[dict], errors: list[str]):
     scenario is at fault (or that there is no baseline at all).
     """
     try:
-        baseline, *results = forecasts.scenario_results(specs)
+        baseline, *results = scenario_results(specs)
         return baseline, results
     except (ScenarioError, ForecastError) as exc:
         if not specs:
@@ -359,7 +396,7 @@ def _results(specs: list[dict], errors: list[str]):
         return baseline, []
     for spec in specs:
         try:
-            results.append(forecasts.scenario_results([spec])[1])
+            results.append(scenario_results([spec])[1])
         except (ScenarioError, ForecastError) as exc:
             errors.append(f"{spec.get('name', 'Scenario')}: {exc}")
     return baseline, results
@@ -437,7 +474,7 @@ def scenarios(request):
     errors: list[str] = []
     unknown = [p for p in request.GET if p not in ("compare", "edit")]
     errors.extend(f"{p}: unknown parameter (use compare, edit)" for p in unknown)
-    presets = forecasts.preset_specs()
+    presets = preset_specs()
     keys = _compare_keys(request.GET)
     selected = _selected_specs(keys, presets, errors)
     editing = _get_scenario(request.GET["edit"]) if request.GET.get("edit") else None
@@ -463,16 +500,19 @@ def scenarios(request):
         "can_save": can_save_scenarios(request.user),
         "max_scenarios": MAX_SCENARIOS,
         "share_url": compare_url(picked) if picked else "",
+        # The current month as every page shows it (the one projection service).
+        "projection": month_projection(),
     }
     baseline, compared = _results([spec for _, spec in selected], errors)
     if isinstance(baseline, str):
         context["empty_reason"] = baseline
     else:
-        prices = forecasts.price_table()
+        prices = price_table()
         context.update(
             baseline=baseline,
             compared=compared,
             models=[f"{model} ({p['tier']})" for model, p in sorted(prices.items())],
+            rates=sorted(current_ratios().by_provider.items()),
             chart_scenarios=_scenario_figure(baseline, compared),
         )
     status = 400 if errors else 200

@@ -1,10 +1,9 @@
 """Page queries of the dashboard: each reads a daily rollup (or the sync bookkeeping) once
 and returns plain values; the explorer's series come from `spendapp.usage.queries`.
 
-"Spend" on the overview is *billed where known, estimated otherwise*, decided per day and
-account (the reconciliation grain): a day an account has any billed cost counts its bill, a
-day whose costs have not settled yet counts the estimate. Both parts are kept so the page can
-say how much of a total is still an estimate. Money stays Decimal here.
+"Spend" is `spendapp.usage.spend`'s one number (billed where the account's day is billed,
+the calibrated estimate otherwise). Both parts are kept so the page can say how much of a
+total is still an estimate. Money stays Decimal here.
 """
 
 from __future__ import annotations
@@ -14,11 +13,12 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.db.models import Max, Min, Q, Sum
+from django.db.models import Max, Min, Sum
 
 from spendapp.providers.models import ProviderAccount, ProviderEntity
+from spendapp.usage.calendar import complete_weeks
 from spendapp.usage.models import DailyModelSpend, SpendCombination, SyncRun
-from spendapp.usage.reconcile import ReconRow, reconciliation
+from spendapp.usage.spend import daily_spend, spend_groups
 
 ZERO = Decimal(0)
 
@@ -60,24 +60,18 @@ class SpendHistory:
         return not self.by_day
 
 
-def _best_known(row: ReconRow) -> tuple[Decimal, Decimal]:
-    """(billed part, estimated part) of one day and account."""
-    if row.billed is not None:
-        return row.billed, ZERO
-    return ZERO, row.estimated or ZERO
-
-
 def spend_history(date_from: date, date_to: date) -> SpendHistory:
-    """One query: the reconciliation rows of the range, folded per day and provider."""
+    """One query: spend per day and provider over the range, with its billed part."""
     history = SpendHistory(date_from, date_to)
-    for row in reconciliation(date_from, date_to):
-        billed, estimated = _best_known(row)
-        day = history.by_day.setdefault(row.day, DaySpend())
-        day.billed += billed
-        day.estimated += estimated
-        per_provider = history.by_provider.setdefault(row.provider, {})
-        per_provider[row.day] = per_provider.get(row.day, ZERO) + billed + estimated
-        history.last_day = max(history.last_day or row.day, row.day)
+    for day, provider, spend, billed_part, _, _ in daily_spend(
+        date_from, date_to, by=("provider",)
+    ):
+        billed = billed_part or ZERO
+        entry = history.by_day.setdefault(day, DaySpend())
+        entry.billed += billed
+        entry.estimated += spend - billed
+        history.by_provider.setdefault(provider, {})[day] = spend
+        history.last_day = max(history.last_day or day, day)
     return history
 
 
@@ -99,27 +93,17 @@ class Mover:
         return (self.change * 100 / self.last_week).quantize(Decimal("0.1"))
 
 
-def top_movers(last_day: date, limit: int = 5) -> list[Mover]:
-    """Models whose estimated spend grew most in the 7 days up to ``last_day`` against the 7
-    days before (estimated: billed cost is not split by model for every provider)."""
-    this_start = last_day - timedelta(days=6)
-    prev_start = this_start - timedelta(days=7)
-    rows = (
-        DailyModelSpend.objects.filter(day__gte=prev_start, day__lte=last_day)
-        .values("provider", "model")
-        .annotate(
-            this_week=Sum("estimated_cost", filter=Q(day__gte=this_start)),
-            last_week=Sum("estimated_cost", filter=Q(day__lt=this_start)),
-        )
-    )
+def top_movers(last_complete: date, limit: int = 5) -> list[Mover]:
+    """Models whose spend grew most in the 7 complete days up to ``last_complete`` against
+    the 7 before (`spendapp.usage.calendar.complete_weeks`: never a week holding today's
+    partial day). One query."""
+    (this_start, _), (prev_start, _) = complete_weeks(last_complete)
+    totals: dict[tuple[str, str], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
+    for group in spend_groups(prev_start, last_complete):
+        totals[group.provider, group.model][0 if group.day >= this_start else 1] += group.spend
     movers = [
-        Mover(
-            r["provider"],
-            r["model"] or "(no model)",
-            r["this_week"] or ZERO,
-            r["last_week"] or ZERO,
-        )
-        for r in rows
+        Mover(provider, model or "(no model)", this_week, last_week)
+        for (provider, model), (this_week, last_week) in totals.items()
     ]
     growing = [m for m in movers if m.change > 0]
     return sorted(growing, key=lambda m: m.change, reverse=True)[:limit]

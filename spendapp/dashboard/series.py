@@ -30,7 +30,9 @@ ENTITY_KINDS = {"project": "project", "api_key": "api_key", "user": "user"}
 
 
 _METRIC_ATTRIBUTES = {
-    "spend": "estimated",
+    "spend": "spend",
+    "estimated": "estimated",
+    "calibrated": "calibrated",
     "billed": "billed_or_none",
     "tokens": "tokens",
     "requests": "requests",
@@ -43,6 +45,8 @@ _METRIC_ATTRIBUTES = {
 class Parts:
     estimated: Decimal = Decimal(0)
     billed: Decimal = Decimal(0)
+    calibrated: Decimal = Decimal(0)
+    spend: Decimal = Decimal(0)
     billed_rows: int = 0
     input_tokens: int = 0
     cached_input_tokens: int = 0
@@ -52,6 +56,8 @@ class Parts:
     def add(self, other: Parts) -> None:
         self.estimated += other.estimated
         self.billed += other.billed
+        self.calibrated += other.calibrated
+        self.spend += other.spend
         self.billed_rows += other.billed_rows
         self.input_tokens += other.input_tokens
         self.cached_input_tokens += other.cached_input_tokens
@@ -64,6 +70,8 @@ class Parts:
         return cls(
             record.estimated_cost,
             billed if billed is not None else Decimal(0),
+            record.calibrated_cost,
+            record.spend,
             int(billed is not None),
             record.input_tokens,
             record.cached_input_tokens,
@@ -94,7 +102,7 @@ class Parts:
         """Size of a series for ordering: the metric when additive, else its spend."""
         if metric in ("tokens", "requests"):
             return self.metric(metric)
-        return self.billed if metric == "billed" else self.estimated
+        return {"billed": self.billed, "estimated": self.estimated}.get(metric, self.spend)
 
 
 @dataclass

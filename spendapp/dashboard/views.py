@@ -5,14 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 
 from django.http import HttpResponse
 from django.shortcuts import render
-from django.utils import timezone
 
-from forecasting import Forecast, ForecastError, PeriodProjection
-from forecasting.runs import services as forecasts
-from forecasting.runs.tiers import TierBook
+from forecasting.runs.projections import Projection, month_projection
 from spendapp.allocation.queries import top_unallocated
 from spendapp.budgets.hooks import active_alerts, recent_delivery_failures
 from spendapp.budgets.models import Budget
@@ -31,6 +29,7 @@ from spendapp.dashboard.filters import (
 )
 from spendapp.dashboard.series import explorer_figure, explorer_series, label_for, totals_row
 from spendapp.usage.audit import price_audit
+from spendapp.usage.calendar import data_today
 from spendapp.usage.queries import (
     ALLOCATION_KEYS,
     GRANULARITIES,
@@ -41,6 +40,7 @@ from spendapp.usage.queries import (
     spend_rows,
 )
 from spendapp.usage.reconcile import COMPARED, reconciliation
+from spendapp.usage.tiers import TierBook
 
 OVERVIEW_CHART_DAYS = 90
 HISTORY_DAYS = 365
@@ -48,15 +48,10 @@ DATA_HEALTH_DAYS = 30
 UNALLOCATED_ROWS = 20
 
 
-def data_today() -> date:
-    """Today as the rollup counts days (UTC)."""
-    return timezone.now().date()
-
-
 # --- overview ---------------------------------------------------------------------------------
 
 
-def _overview_chart(history: queries.SpendHistory, outlook: Outlook | None):
+def _overview_chart(history: queries.SpendHistory, projection: Projection):
     first = history.date_to - timedelta(days=OVERVIEW_CHART_DAYS - 1)
     days = [d for d in history.days() if d >= first]
     x = [d.isoformat() for d in days]
@@ -69,48 +64,14 @@ def _overview_chart(history: queries.SpendHistory, outlook: Outlook | None):
         for provider, per_day in sorted(history.by_provider.items())
     ]
     fig = charts.series_chart(x, traces, y_format="money", y_title="Spend per day", stacked=True)
-    if outlook is not None:
-        fc = outlook.forecast
-        shown = fc.mean.index <= outlook.projection.end  # the rest of the month
-        future = [d.date().isoformat() for d in fc.mean.index[shown]]
+    fc = projection.forecast
+    if fc is not None:
+        future = [d.date().isoformat() for d in fc.mean.index]
         charts.add_band(
-            fig,
-            future,
-            fc.lower[80][shown],
-            fc.upper[80][shown],
-            color="#0f4c81",
-            name="Forecast 80%",
+            fig, future, fc.lower[80], fc.upper[80], color="#0f4c81", name="Forecast 80%"
         )
-        charts.line(fig, future, fc.mean[shown], name="Forecast", color="#0f4c81", dash="dot")
+        charts.line(fig, future, fc.mean, name="Forecast", color="#0f4c81", dash="dot")
     return fig
-
-
-@dataclass(frozen=True)
-class Outlook:
-    """The month-end projection of `forecasting.runs.services` and the daily forecast it rests
-    on (the stored run's, or one computed once and stored by `forecast_total`)."""
-
-    projection: PeriodProjection
-    forecast: Forecast
-
-    @property
-    def actuals_until(self) -> date:
-        return self.forecast.mean.index[0].date() - timedelta(days=1)
-
-    @property
-    def model(self) -> str:
-        return self.forecast.model
-
-
-def _outlook() -> Outlook | str:
-    """The month-end projection, or why there is none. Both calls read the same stored
-    forecast (the month never has more than 31 days left)."""
-    try:
-        projection = forecasts.month_end_projection()
-        fc = forecasts.forecast_total(horizon=31)
-    except (ForecastError, QueryError) as exc:
-        return str(exc)
-    return Outlook(projection, fc)
 
 
 def _budgets() -> list[dict]:
@@ -144,27 +105,49 @@ def overview(request):
         "empty": history.empty,
     }
     if not history.empty:
-        outlook = _outlook()
+        projection = month_projection()
+        month = projection.period
         context.update(
-            mtd=history.between(today.replace(day=1), today),
-            last_month=_last_month(history, today),
-            outlook=outlook if isinstance(outlook, Outlook) else None,
-            outlook_note=outlook if isinstance(outlook, str) else "",
-            movers=queries.top_movers(history.last_day),
+            month=month,
+            mtd=history.between(month.start, today),
+            comparison=_same_days_last_month(history, month.start, projection.as_of),
+            projection=projection,
+            movers=queries.top_movers(projection.as_of) if projection.as_of else [],
             last_day=history.last_day,
-            chart_spend=charts.to_json(
-                _overview_chart(history, outlook if isinstance(outlook, Outlook) else None)
-            ),
+            chart_spend=charts.to_json(_overview_chart(history, projection)),
         )
     return render(request, "dashboard/overview.html", context)
 
 
-def _last_month(history: queries.SpendHistory, today: date) -> queries.DaySpend:
-    """Last month up to the same day of the month, for a like-for-like comparison."""
-    end = today.replace(day=1) - timedelta(days=1)
-    start = end.replace(day=1)
-    same_day = start.replace(day=min(today.day, end.day))
-    return history.between(start, same_day)
+@dataclass(frozen=True)
+class Comparison:
+    """Spend of this month's complete days against the same days of last month."""
+
+    this_month: queries.DaySpend
+    last_month: queries.DaySpend
+    last_day: date  # last complete day compared
+
+    @property
+    def change_pct(self) -> Decimal | None:
+        before = self.last_month.total
+        if not before:
+            return None
+        return ((self.this_month.total - before) * 100 / before).quantize(Decimal("0.1"))
+
+
+def _same_days_last_month(
+    history: queries.SpendHistory, month_start: date, as_of: date | None
+) -> Comparison | None:
+    """Complete days only: a month-over-month change that counts today's partial day
+    compares a few hours with a whole day."""
+    if as_of is None or as_of < month_start:
+        return None
+    days = (as_of - month_start).days + 1
+    previous = (month_start - timedelta(days=1)).replace(day=1)
+    same_last = previous + timedelta(days=min(days, (month_start - previous).days) - 1)
+    return Comparison(
+        history.between(month_start, as_of), history.between(previous, same_last), as_of
+    )
 
 
 # --- explorer ---------------------------------------------------------------------------------
@@ -323,8 +306,9 @@ def explorer_export(request):
 def _recon_chart(rows) -> str:
     by_day: dict[date, list] = {}
     for row in rows:
-        day = by_day.setdefault(row.day, [0, 0, False])
+        day = by_day.setdefault(row.day, [0, 0, False, 0])
         day[0] += row.estimated or 0
+        day[3] += row.calibrated or 0
         if row.billed is not None:
             day[1] += row.billed
             day[2] = True
@@ -334,9 +318,14 @@ def _recon_chart(rows) -> str:
         x,
         [
             {
-                "name": "Estimated (usage x price catalog)",
+                "name": "List estimate (usage x price catalog)",
                 "values": [by_day[d][0] for d in days],
                 "color": "#E69F00",
+            },
+            {
+                "name": "Calibrated estimate (list x learned bill ratio)",
+                "values": [by_day[d][3] for d in days],
+                "color": "#009E73",
             },
             {
                 "name": "Billed (provider cost reports)",
@@ -402,6 +391,8 @@ def data_health(request):
         "recon_partial_day": today if date_to >= today else None,
         "audit_flags": [row for row in audit if row.flagged],
         "audit_ok": sum(1 for row in audit if not row.flagged),
+        # Usage priced by a documented provider rule (batch/flex at 50 %), not the catalog.
+        "audit_rules": [row for row in audit if row.used_rule],
         "delivery_failures": recent_delivery_failures(),
         "unallocated": top_unallocated(date_from, date_to, limit=UNALLOCATED_ROWS),
         "has_accounts": bool(accounts),

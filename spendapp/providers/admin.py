@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 from spendapp.providers.errors import ProviderError
 from spendapp.providers.models import ProviderAccount, ProviderEntity
 from spendapp.providers.service import open_connector
+from spendapp.providers.signals import request_sync
 
 
 class ProviderAccountForm(forms.ModelForm):
@@ -120,11 +121,11 @@ class ProviderAccountAdmin(admin.ModelAdmin):
 
     @admin.action(description="Sync now")
     def sync_now(self, request, queryset):
-        from spendapp.usage.tasks import sync_account
-
         url = reverse("admin:usage_syncrun_changelist")
         for account in queryset:
-            sync_account.delay(account.pk, trigger="admin")
+            if not request_sync(account.pk, trigger="admin"):
+                self.message_user(request, f"{account.name}: no sync service", messages.ERROR)
+                continue
             self.message_user(
                 request,
                 format_html(

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from spendapp.usage.admin_import import ImportCostsAdminMixin
-from spendapp.usage.models import PriceOverride, SyncRun
+from spendapp.usage.models import ModelTier, ModelTierOverride, PriceOverride, SyncRun
 
 
 @admin.register(SyncRun)
@@ -49,3 +49,15 @@ class PriceOverrideAdmin(admin.ModelAdmin):
         "note",
     ]
     list_filter = ["provider"]
+
+
+@admin.register(ModelTier)
+class ModelTierAdmin(admin.ModelAdmin):
+    list_display = ["name", "max_blended_per_mtok", "note"]
+    list_editable = ["max_blended_per_mtok"]
+
+
+@admin.register(ModelTierOverride)
+class ModelTierOverrideAdmin(admin.ModelAdmin):
+    list_display = ["provider", "model_pattern", "tier", "note"]
+    list_filter = ["provider", "tier"]

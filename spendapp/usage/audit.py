@@ -22,6 +22,11 @@ settled yet) is left out too. Over the range, per (account, model, token type):
   usage is estimated at nothing, so every cent of it is missed.
 * "no usage to compare": billed, but no tokens of that type on the billed days.
 
+``price_rules`` names the documented provider rules (`spendapp.usage.pricing.PRICE_RULES`,
+e.g. batch at 50 % of list) used instead of a catalog price for some of the compared usage,
+with the first and last day they were used (``rule_from``/``rule_to``): the catalog had no
+batch or flex price for those dates. A rule is not a fault, but it is not the catalog either.
+
 Aggregating over the range keeps day-to-day noise (usage and cost buckets cut at slightly
 different times) from raising flags. Prices are looked up at each day's start (UTC).
 FOCUS accounts carry no token usage and are not audited. Money is Decimal throughout.
@@ -82,6 +87,13 @@ class AuditRow:
     ratio: Decimal | None  # catalog / implied, 4 places
     verdict: str
     catalog_source: str = ""  # "catalog:<model id>" / "override:<id>"
+    price_rules: str = ""  # provider rules used instead of a catalog price, "; "-separated
+    rule_from: date | None = None  # first and last day a rule priced some of the usage
+    rule_to: date | None = None
+
+    @property
+    def used_rule(self) -> bool:
+        return bool(self.price_rules)
 
     @property
     def flagged(self) -> bool:
@@ -98,6 +110,8 @@ class _Total:
     days_compared: set[date] = field(default_factory=set)
     days_billed: set[date] = field(default_factory=set)
     sources: set[str] = field(default_factory=set)
+    rules: set[str] = field(default_factory=set)
+    rule_days: set[date] = field(default_factory=set)
 
 
 def _midnight(day: date) -> datetime:
@@ -224,6 +238,9 @@ def price_audit(
                     continue
                 total.expected += counts[column] * getattr(prices, price_field) / MILLION
                 total.sources.add(prices.source)
+                if prices.rule:
+                    total.rules.add(prices.rule)
+                    total.rule_days.add(day)
         if book.lookup(provider, model, at) is None:  # cached: one catalog search per model
             total.unpriced = True
 
@@ -251,6 +268,9 @@ def price_audit(
                 ratio=_quantize(ratio, _RATIO_PLACES),
                 verdict=verdict,
                 catalog_source=", ".join(sorted(total.sources)),
+                price_rules="; ".join(sorted(total.rules)),
+                rule_from=min(total.rule_days, default=None),
+                rule_to=max(total.rule_days, default=None),
             )
         )
     result.sort(key=lambda r: (r.account, r.model, _TOKEN_ORDER[r.token_type]))

@@ -1,10 +1,13 @@
 """Import billed costs from a FinOps FOCUS CSV file (cloud exports, providers without an API).
 
+Size: one module on purpose (~650 lines): validation, its error messages and the all-or-nothing
+write are one contract, and its tests read best against one file.
+
 All rows or none: every row is validated first; one bad row and nothing is written, and every
 bad row is reported with its line number (``line 7: BilledCost: 'abc' is not a number``). A
 file without a required column is one error naming the column.
 
-Rules (see /work/shared/provider-apis.md section 5):
+Rules (FOCUS 1.x column names; see the README's "Provider data" section):
 
 * Columns by FOCUS name, matched case-insensitively; extra columns are ignored, missing
   optional ones are fine. Required: ``BilledCost``, ``ChargePeriodStart``, ``ChargePeriodEnd``,
@@ -61,6 +64,7 @@ from spendapp.providers.models import PROVIDER_CHOICES, ProviderAccount, Provide
 from spendapp.providers.records import CostRecord
 from spendapp.usage import ingest
 from spendapp.usage.models import SyncRun
+from spendapp.usage.signals import announce_spend_changed
 
 ENDPOINT = "focus.csv"
 FOCUS_PROVIDER = "focus"
@@ -579,6 +583,9 @@ def _write_account(account, lines: dict[tuple, _Line], currency: str) -> ingest.
         records = [r for day in days if first <= day <= last for r in by_day[day]]
         total += ingest.write_costs(account, ENDPOINT, start, end, records)
     ingest.refresh_rollup(account, _midnight(days[0]), _midnight(days[-1] + timedelta(days=1)))
+    # As a sync does: allocation follows in this transaction, budgets evaluate on commit.
+    span = (days[-1] - days[0]).days + 1
+    announce_spend_changed(__name__, account.pk, (days[0] + timedelta(d) for d in range(span)))
     return total
 
 

@@ -55,6 +55,10 @@ def _tokens() -> models.BigIntegerField:
     return models.BigIntegerField(default=0)
 
 
+def _money() -> models.DecimalField:
+    return models.DecimalField(max_digits=24, decimal_places=12, null=True, editable=False)
+
+
 class UsageBucket(models.Model):
     """Token usage of one (usually hourly) bucket for one combination of dimensions."""
 
@@ -167,6 +171,10 @@ class DailySpend(SpendFacts):
 
     day = models.DateField()
     billed_cost = models.DecimalField(max_digits=24, decimal_places=12, null=True)
+    # Kept by PostgreSQL (`spendapp.usage.spend`, the rule; `usage_refresh_spend`, the SQL):
+    # the list estimate x the account x model calibration ratio, and spend, the one number.
+    calibrated_cost = _money()
+    spend = _money()
 
     class Meta:
         constraints = [
@@ -319,6 +327,8 @@ class DerivedRollup(models.Model):
     unpriced_tokens = _tokens()
     estimated_cost = models.DecimalField(max_digits=24, decimal_places=12, null=True)
     billed_cost = models.DecimalField(max_digits=24, decimal_places=12, null=True)
+    calibrated_cost = _money()
+    spend = _money()
 
     class Meta:
         abstract = True
@@ -432,3 +442,84 @@ class SpendCombination(models.Model):
 
     def __str__(self) -> str:
         return f"{self.month:%Y-%m} {self.provider} {self.project_id} {self.model}"
+
+
+# --- Model tiers ------------------------------------------------------------------------------
+# Price bands (small / mid / frontier) and explicit overrides: `spendapp.usage.tiers` applies
+# them. They live with pricing because every layer above (explorer, budgets, forecasts,
+# scenarios) needs the same tiers.
+
+
+class ModelTier(models.Model):
+    """A price band: models whose blended price is below ``max_blended_per_mtok`` (and not
+    below a cheaper band's) belong to this tier. Empty maximum = no upper bound."""
+
+    class Name(models.TextChoices):
+        SMALL = "small", "Small"
+        MID = "mid", "Mid"
+        FRONTIER = "frontier", "Frontier"
+
+    name = models.CharField(max_length=20, choices=Name.choices, unique=True)
+    max_blended_per_mtok = models.DecimalField(
+        max_digits=14,
+        decimal_places=6,
+        null=True,
+        blank=True,
+        help_text="Upper bound (exclusive) of the blended price, $ per million tokens, "
+        "blended as 3 input : 1 output. Empty = no upper bound.",
+    )
+    note = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = [models.F("max_blended_per_mtok").asc(nulls_last=True)]
+
+    def __str__(self) -> str:
+        bound = self.max_blended_per_mtok
+        return f"{self.name} (< ${bound}/Mtok)" if bound is not None else f"{self.name}"
+
+
+class ModelTierOverride(models.Model):
+    """An explicit tier for models matching a pattern; wins over the price bands."""
+
+    provider = models.CharField(max_length=32)
+    model_pattern = models.CharField(
+        max_length=200, help_text="Model name, or a glob such as gpt-5.4-mini* (case-insensitive)."
+    )
+    tier = models.CharField(max_length=20, choices=ModelTier.Name.choices)
+    note = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["provider", "model_pattern"]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.model_pattern} -> {self.tier}"
+
+
+class CalibrationRatio(models.Model):
+    """How the bill relates to the list estimate, per account x model x day: the ratio of
+    billed to list-estimated cost over the reconciled days in the window before that day
+    (`spendapp.usage.calibration`). The calibrated estimate of a row is its list estimate
+    times this ratio; a row without one keeps its list estimate (basis "list")."""
+
+    class Basis(models.TextChoices):
+        MODEL = "model", "this model's bills"
+        ACCOUNT = "account", "the account's bills, all models"
+
+    account = models.ForeignKey(ProviderAccount, on_delete=models.CASCADE)
+    model = _dimension()
+    day = models.DateField()
+    ratio = models.DecimalField(max_digits=14, decimal_places=8)
+    basis = models.CharField(max_length=8, choices=Basis.choices)
+    days = models.PositiveIntegerField(help_text="Reconciled days behind the ratio.")
+    billed = models.DecimalField(max_digits=24, decimal_places=12)
+    estimated = models.DecimalField(max_digits=24, decimal_places=12)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "model", "day"], name="calibrationratio_natural_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.model}: x{self.ratio} ({self.basis})"

@@ -6,17 +6,36 @@ prices that depend on one request's size (long-context tiers) cannot be known: w
 the base tier. Handing the catalog an hourly total as if it were one request would pick the
 top tier for all of it (for GPT-5.5 that nearly doubles the estimate). The billed cost from
 the cost endpoints settles the difference, and the reconciliation shows it.
+
+Batch and flex: the catalog holds batch and flex prices as *variants* (``price_variants``,
+selected by ``{"processing": "batch"}`` or ``{"service_tier": "flex"}``, often from a start
+date). Where no active variant sets a price for the bucket's date, `ModelInfo.get_prices`
+silently returns the list price; we then apply the provider's documented rule instead
+(`PRICE_RULES`) and record it in `TokenPrices.rule`, so the price-catalog audit can say which
+rows were priced by a rule rather than by the catalog:
+
+* batch at 50 % of list, every token type (OpenAI: "50% discount compared to synchronous
+  APIs", https://developers.openai.com/api/docs/guides/batch; Anthropic: "all usage is
+  charged at 50% of the standard API prices", prompt-caching multipliers stacking on top,
+  https://docs.anthropic.com/en/docs/build-with-claude/batch-processing#pricing);
+* OpenAI flex at batch prices ("Tokens are priced at Batch API rates",
+  https://developers.openai.com/api/docs/guides/flex-processing): the catalog's flex
+  variant, else its batch variant, else 50 % of list.
+
+Time-of-day prices (DeepSeek's off-peak window, a ``TimeOfDateConstraint``) are resolved per
+hourly bucket: `PriceBook` keys such models by the hour, not the day.
 """
 
 from __future__ import annotations
 
 import fnmatch
+from copy import copy
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import MAX_PREC, Context, Decimal
 
 from genai_prices import data as catalog
-from genai_prices.types import TieredPrices, TimeOfDateConstraint
+from genai_prices.types import ModelPrice, TieredPrices, TimeOfDateConstraint
 
 MILLION = Decimal(1_000_000)
 # Decimal places of a stored estimated cost: UsageBucket.estimated_cost is NUMERIC(24, 12).
@@ -25,6 +44,12 @@ COST_PLACES = 12
 _EXACT = Context(prec=MAX_PREC)
 # Our provider ids -> the catalog's provider ids.
 CATALOG_PROVIDERS = {"openai": "openai", "anthropic": "anthropic"}
+HALF = Decimal("0.5")
+# Documented provider rules, applied where the catalog has no price for the context at that
+# date (see the module docstring for the sources): rule name -> multiplier of the list price.
+BATCH_RULE = "batch 50% of list"
+FLEX_RULE = "flex at batch price (50% of list)"
+PRICE_RULES = {BATCH_RULE: HALF, FLEX_RULE: HALF}
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +63,8 @@ class TokenPrices:
     output: Decimal
     source: str
     tiered: bool = False  # the catalog has long-context tiers we priced at the base tier
+    # A documented provider rule used instead of a catalog price (`PRICE_RULES`), or "".
+    rule: str = ""
     # For cost(): the five prices as integers in units of 10**-scale dollars, and how to
     # bring a total in 10**-(scale + 6) dollars (prices are per million tokens) to
     # 10**-COST_PLACES dollars.
@@ -151,7 +178,8 @@ class PriceBook:
         return _apply_override(override, catalog_prices)
 
     def _catalog(self, info, at, service_tier, batch) -> TokenPrices | None:
-        prices = info.get_prices(at, _price_context(service_tier, batch))
+        context = _price_context(service_tier, batch)
+        prices, rule = _catalog_prices(info, at, context)
         raw = {k: getattr(prices, k, None) for k in _CATALOG_FIELDS}
         input_price = _base(raw["input_mtok"])
         if input_price is None:
@@ -169,6 +197,7 @@ class PriceBook:
             output=_base(raw["output_mtok"]) or Decimal(0),
             source=f"catalog:{info.id}",
             tiered=any(isinstance(v, TieredPrices) for v in raw.values()),
+            rule=rule,
         )
 
     def _override(self, provider, model, at):
@@ -190,6 +219,47 @@ _CATALOG_FIELDS = (
     "cache_write_1h_mtok",
     "output_mtok",
 )
+_BATCH = {"processing": "batch"}
+
+
+def catalog_has_variant(info, at: datetime, context) -> bool:
+    """Whether the catalog prices this context itself at ``at``: an active price variant
+    whose ``when`` matches ``context`` sets the input price. `ModelInfo.get_prices` cannot
+    say: without such a variant it returns the list price unchanged."""
+    for variant in info.price_variants or ():
+        if variant.constraint is not None and not variant.constraint.active(at):
+            continue
+        if not all(context.get(key) == value for key, value in variant.when.items()):
+            continue
+        if variant.prices.input_mtok is not None:
+            return True
+    return False
+
+
+def _catalog_prices(info, at: datetime, context) -> tuple[ModelPrice, str]:
+    """The catalog's prices for ``context`` at ``at`` and the rule used instead of a missing
+    catalog price ("" when the catalog has one, or when no rule applies)."""
+    if not context:
+        return info.get_prices(at), ""
+    if catalog_has_variant(info, at, context):
+        return info.get_prices(at, context), ""
+    if context == _BATCH:
+        return _halved(info.get_prices(at)), BATCH_RULE
+    if context.get("service_tier") == "flex":
+        if catalog_has_variant(info, at, _BATCH):  # flex is priced at batch rates
+            return info.get_prices(at, _BATCH), FLEX_RULE
+        return _halved(info.get_prices(at)), FLEX_RULE
+    return info.get_prices(at, context), ""  # e.g. priority: no documented rule, list price
+
+
+def _halved(prices: ModelPrice) -> ModelPrice:
+    """List prices x 50 % (base tier; tiers are not used for hourly totals, see above)."""
+    out = copy(prices)
+    for name in _CATALOG_FIELDS:
+        value = _base(getattr(prices, name, None))
+        if value is not None:
+            setattr(out, name, value * HALF)
+    return out
 
 
 def _apply_override(row, base: TokenPrices | None) -> TokenPrices | None:

@@ -1,18 +1,26 @@
 """Spend totals from the rollups: one query code path for `manage.py spend`, the dashboard's
-explorer and its CSV export, so what the command prints is what the page shows.
+explorer and its CSV export, so what the command prints is what the page shows. (A little over
+500 lines: the query, its spend SQL and the filter values it checks against are one unit.)
+
+Every row carries the four numbers of money: ``billed_cost``, ``estimated_cost`` (the list
+estimate), ``calibrated_cost`` and ``spend`` by the rule of `spendapp.usage.spend` (the bill
+where the account's day is billed, split by estimate below the billing group, else the
+calibrated estimate), summed in the same query: every daily rollup stores them.
 
 Day, week and month read the smallest daily rollup that holds every grouping and filter
-(`spendapp.usage.cubes.rollup_for`: day x account x model, day x account x project x model, or
-the full `DailySpend`); hour reads `HourlySpend` (estimated cost only, since providers bill per
-day) over at most `MAX_HOURLY_DAYS` days. Every one of them leads an index with its time
-column, which is what the date-range filter here uses.
+(`spendapp.usage.cubes.rollup_for`: day x account x model, x project, x project x model,
+x project x API key, or the full `DailySpend`); hour reads `HourlySpend` (no billed cost,
+since providers bill per day: spend is the calibrated estimate, joined from the day's ratio)
+over at most `MAX_HOURLY_DAYS` days. Every one of them
+leads an index with its time column, which is what the date-range filter here uses.
 
 Grouping or filtering by ``team`` or ``cost_centre`` reads the allocated rollup instead
 (`spendapp.allocation`: every DailySpend row once per team it is allocated to, team NULL when
 no rule matches), so the teams plus "Unallocated" add up to the same total. Allocation is
-daily, so these have no hourly view.
+daily, so these have no hourly view. Allocation sits above usage: it lends its rows through
+`register_allocated_source`, and this module imports nothing from it.
 
-Model tiers are the official rule of `forecasting.runs.tiers` (price bands + admin
+Model tiers are the official rule of `spendapp.usage.tiers` (price bands + admin
 overrides): the distinct (provider, model) pairs of the range are resolved in Python with one
 `TierBook`, at the last day of the range, and become a SQL ``CASE`` so that the aggregation
 stays in the database.
@@ -20,28 +28,28 @@ stays in the database.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from django.db import connection
 from django.db.models import (
-    BigIntegerField,
     Case,
     CharField,
-    DecimalField,
     F,
     Q,
-    Sum,
+    QuerySet,
     Value,
     When,
 )
-from django.db.models.functions import Cast, Coalesce, TruncMonth, TruncWeek
+from django.db.models.functions import TruncDate, TruncMonth, TruncWeek
 
-from forecasting.runs.tiers import UNKNOWN as UNKNOWN_TIER
-from forecasting.runs.tiers import TierBook
 from spendapp.usage.cubes import rollup_for
 from spendapp.usage.models import HourlySpend, SpendCombination
+from spendapp.usage.spend import calibrated_sql
+from spendapp.usage.tiers import UNKNOWN as UNKNOWN_TIER
+from spendapp.usage.tiers import TierBook
 
 # Public grouping names -> rollup columns (or expressions).
 GROUPINGS = {
@@ -75,11 +83,44 @@ MEASURE_FIELDS = (
     "requests",
     "estimated_cost",
     "billed_cost",
+    "calibrated_cost",
+    "spend",
 )
 
 
 class QueryError(ValueError):
     """A spend query that cannot be answered as asked; the message says which parameter."""
+
+
+@dataclass(frozen=True)
+class AllocatedSource:
+    """What the allocation app lends these queries for ``team`` and ``cost_centre``: usage is
+    the lower layer and imports nothing from allocation, so allocation registers this in its
+    ``AppConfig.ready`` (`register_allocated_source`).
+
+    ``rows(date_from, date_to, teams)``: allocated rows of the range, rollup-shaped (day,
+    account, provider, project_id, model, api_key_id, user_id, measures) with ``team`` and
+    ``cost_centre`` relations; ``teams`` is None (all) or team names, "" selecting the
+    unallocated rows; an unknown name raises `QueryError`. ``values()``: (every team name,
+    every cost-centre name including `NO_COST_CENTRE` when some team sits under none).
+    """
+
+    rows: Callable[[date, date, tuple[str, ...] | None], QuerySet]
+    values: Callable[[], tuple[set[str], set[str]]]
+
+
+_allocated: AllocatedSource | None = None
+
+
+def register_allocated_source(source: AllocatedSource) -> None:
+    global _allocated
+    _allocated = source
+
+
+def _allocated_source() -> AllocatedSource:
+    if _allocated is None:
+        raise QueryError("team: cost allocation is not installed")
+    return _allocated
 
 
 def tier_map(pairs, at: date, book: TierBook | None = None) -> dict[tuple[str, str], str]:
@@ -168,26 +209,16 @@ def _range_rows(query: SpendQuery):
         t1 = datetime(query.date_to.year, query.date_to.month, query.date_to.day, tzinfo=UTC)
         return HourlySpend.objects.filter(hour__gte=t0, hour__lt=t1 + timedelta(days=1))
     if query.allocated:
-        from spendapp.allocation.queries import UNALLOCATED, filtered
-
-        # Team names -> ids: `filtered` selects each team with the teams below it.
-        teams = query.filters.get("team")
-        keys = None
-        if teams is not None:
-            keys = [*_team_ids([v for v in teams if v]), *([UNALLOCATED] if "" in teams else [])]
-        return filtered(query.date_from, query.date_to, {"team": keys} if keys is not None else {})
-    rollup = rollup_for((*query.by, *query.filters))
+        # Team names -> the allocated rows of those teams and the teams below them.
+        return _allocated_source().rows(query.date_from, query.date_to, query.filters.get("team"))
+    rollup = rollup_for(_spend_keys(query))
     return rollup.objects.filter(day__gte=query.date_from, day__lte=query.date_to)
 
 
-def _team_ids(names) -> list[int]:
-    from spendapp.allocation.models import Team
-
-    found = dict(Team.objects.filter(name__in=names).values_list("name", "pk"))
-    missing = [name for name in names if name not in found]
-    if missing:
-        raise QueryError(f"team: no team named {missing[0]!r}")
-    return [found[name] for name in names]
+def _spend_keys(query: SpendQuery) -> tuple[str, ...]:
+    """The query's dimensions: spend and the calibrated estimate are stored on every daily
+    rollup (`spendapp.usage.spend`), so the smallest one that holds them answers."""
+    return (*query.by, *query.filters)
 
 
 def _cost_centre_filter(values: tuple[str, ...]) -> Q:
@@ -250,11 +281,8 @@ class SpendRecord:
     requests: int
     estimated_cost: Decimal
     billed_cost: Decimal | None
-
-
-def _tokens_sum(expression) -> Cast:
-    # sum(bigint) is numeric in PostgreSQL; cast back so the driver hands over ints.
-    return Cast(Coalesce(Sum(expression), 0), BigIntegerField())
+    calibrated_cost: Decimal = Decimal(0)
+    spend: Decimal = Decimal(0)
 
 
 class _Other:
@@ -299,35 +327,44 @@ def spend_records(
             name: Case(When(kept, then=F("g_raw")), default=Value(None), output_field=CharField()),
             "g_other": Case(When(kept, then=Value(False)), default=Value(True)),
         }
-    measures = {
-        "s_input": _tokens_sum(sum((F(c) for c in INPUT_COLUMNS[1:]), F(INPUT_COLUMNS[0]))),
-        "s_cached": _tokens_sum("input_cached_tokens"),
-        "s_output": _tokens_sum("output_tokens"),
-        "s_requests": _tokens_sum("requests"),
-        "s_estimated": Coalesce(Sum("estimated_cost"), Value(Decimal(0))),
-        "s_billed": Sum("billed_cost") if not query.hourly else Value(None, DecimalField()),
+    row_day = (
+        TruncDate("hour", tzinfo=UTC) if query.hourly else F("day")
+    )  # the UTC day whose bill and ratio apply
+    values = {
+        **columns,
+        "s_input": sum((F(c) for c in INPUT_COLUMNS[1:]), F(INPUT_COLUMNS[0])),
+        "s_cached": F("input_cached_tokens"),
+        "s_output": F("output_tokens"),
+        "s_requests": F("requests"),
+        "s_estimated": F("estimated_cost"),
     }
+    if query.hourly:  # the day, account and model whose calibration ratio applies
+        values.update(r_day=row_day, r_account=F("account_id"), r_model=F("model"))
+    else:  # providers bill per day: no billed cost per hour
+        values["s_billed"] = F("billed_cost")
+        values["s_calibrated"] = F("calibrated_cost")
+        values["s_spend"] = F("spend")
     if per_period:
-        grouped = rows.values(period_start=_period(query), **columns)
+        values = {"period_start": _period(query), **values}
         order = ("period_start", *columns)
     else:
-        grouped = rows.values(**columns)
         order = tuple(columns)
+    inner, params = rows.values(**values).order_by().query.sql_with_params()
+    sql, extra = _spend_sql(inner, query, order)
     # Folded or whole-range records are for the explorer's chart, which places them itself:
     # without ORDER BY, PostgreSQL may hash instead of sorting every input row.
-    ordered = grouped.order_by(*order) if keep is None and per_period else grouped.order_by()
-    sql, params = ordered.annotate(**measures).query.sql_with_params()
+    if keep is None and per_period:
+        sql += " ORDER BY " + ", ".join(f'r."{name}"' for name in order)
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, [*params, *extra])
         at = {column.name: i for i, column in enumerate(cursor.description)}
         fetched = cursor.fetchall()
     period = at.get("period_start")
     keys = [at[f"g_{key}"] for key in query.by]
     other = at.get("g_other")
-    input_, cached, output, requests, estimated, billed = (
-        at[name]
-        for name in ("s_input", "s_cached", "s_output", "s_requests", "s_estimated", "s_billed")
-    )
+    fields = ("s_input", "s_cached", "s_output", "s_requests", "s_estimated", "s_billed")
+    input_, cached, output, requests, estimated, billed = (at[name] for name in fields)
+    calibrated, spend = at["s_calibrated"], at["s_spend"]
     hourly = query.hourly
     return [
         SpendRecord(
@@ -339,9 +376,50 @@ def spend_records(
             r[requests],
             r[estimated],
             r[billed],
+            r[calibrated],
+            r[spend],
         )
         for r in fetched
     ]
+
+
+def _spend_sql(inner: str, query: SpendQuery, order: tuple[str, ...]) -> tuple[str, list]:
+    """Sum the rows of ``inner`` per ``order`` columns. Daily rows carry the stored
+    calibrated estimate and spend (`spendapp.usage.spend`'s rule, kept by PostgreSQL); hourly
+    rows are never billed, so their spend is the calibrated estimate, joined here from the
+    day's ratio (`calibrated_sql`: at most `MAX_HOURLY_DAYS` days of hours)."""
+    params: list = []
+    if query.hourly:
+        ratio, cal_join = calibrated_sql("1", "m.day", "m.account_id", "m.model")
+        factors = (
+            f"SELECT m.day, m.account_id, m.model, {ratio} AS ratio "  # noqa: S608
+            f"FROM usage_dailymodelspend m {cal_join} WHERE m.day >= %s AND m.day <= %s"
+        )
+        joins = (
+            f"LEFT JOIN ({factors}) f ON f.day = r.r_day AND f.account_id = r.r_account "
+            "AND f.model = r.r_model"
+        )
+        calibrated = spend = "coalesce(r.s_estimated, 0) * coalesce(f.ratio, 1)"
+        params = [query.date_from, query.date_to]
+    else:
+        joins, calibrated, spend = "", "r.s_calibrated", "r.s_spend"
+    keys = ", ".join(f'r."{name}"' for name in order)
+    # Constant fragments around Django's parameterised SQL.
+    sql = (
+        f"SELECT {keys + ', ' if keys else ''}"  # noqa: S608
+        "CAST(coalesce(sum(r.s_input), 0) AS bigint) AS s_input, "
+        "CAST(coalesce(sum(r.s_cached), 0) AS bigint) AS s_cached, "
+        "CAST(coalesce(sum(r.s_output), 0) AS bigint) AS s_output, "
+        "CAST(coalesce(sum(r.s_requests), 0) AS bigint) AS s_requests, "
+        "coalesce(sum(r.s_estimated), 0) AS s_estimated, "
+        f"{'CAST(NULL AS numeric)' if query.hourly else 'sum(r.s_billed)'} AS s_billed, "
+        f"round(coalesce(sum({calibrated}), 0), 12) AS s_calibrated, "
+        f"round(coalesce(sum({spend}), 0), 12) AS s_spend "
+        f"FROM ({inner}) r {joins}"
+    )
+    if keys:
+        sql += f" GROUP BY {keys}"
+    return sql, params
 
 
 def _period_text(value, hourly: bool) -> str:
@@ -367,7 +445,7 @@ def spend_rows(query: SpendQuery, *, tier_book: TierBook | None = None) -> list[
 
     ``team`` and ``cost_centre`` are names; None is the unallocated bucket (and a cost centre
     of `NO_COST_CENTRE` is spend allocated to a team outside any department). ``tier`` is a
-    tier name of `forecasting.runs.tiers` ("unknown" for models without a price).
+    tier name of `spendapp.usage.tiers` ("unknown" for models without a price).
     ``tier_book``: a `TierBook` to reuse (the page already loaded one).
     """
     result = []
@@ -380,6 +458,8 @@ def spend_rows(query: SpendQuery, *, tier_book: TierBook | None = None) -> list[
         out["requests"] = record.requests
         out["estimated_cost"] = _decimal_text(record.estimated_cost)
         out["billed_cost"] = _decimal_text(record.billed_cost)
+        out["calibrated_cost"] = _decimal_text(record.calibrated_cost)
+        out["spend"] = _decimal_text(record.spend)
         result.append(out)
     return result
 
@@ -413,27 +493,7 @@ def dimension_values(query: SpendQuery, *, tier_book: TierBook | None = None) ->
         seen["user"].add(user)
     tiers = tier_map(pairs, query.date_to, tier_book)
     seen["tier"].update(tiers.get(pair, UNKNOWN_TIER) for pair in pairs)
-    seen["team"], seen["cost_centre"] = _allocated_values(query)
+    source = _allocated
+    if source is not None:
+        seen["team"], seen["cost_centre"] = source.values()
     return {key: sorted(v for v in values if v) for key, values in seen.items()}
-
-
-def _allocated_values(query: SpendQuery) -> tuple[set[str], set[str]]:
-    """Team names (every team: one selects the teams below it too) and cost-centre names
-    (departments, and `NO_COST_CENTRE` when some team sits under none). One query."""
-    from spendapp.allocation.models import Team
-
-    tree = {
-        pk: (name, kind, parent)
-        for pk, name, kind, parent in Team.objects.values_list("pk", "name", "kind", "parent_id")
-    }
-    teams, centres = set(), set()
-    for pk, (name, kind, _) in tree.items():
-        teams.add(name)
-        seen, node = set(), pk
-        while node is not None and node not in seen and tree[node][1] != "department":
-            seen.add(node)
-            node = tree[node][2]
-        centres.add(tree[node][0] if node is not None and node not in seen else NO_COST_CENTRE)
-        if kind == "department":
-            centres.add(name)
-    return teams, centres

@@ -11,6 +11,10 @@ Statuses:
 * ``billed_only``: billed cost without token usage (FOCUS imports, non-token charges such as
   web search billed on a day without token usage); difference and percentage are None.
 
+``calibrated`` is the calibrated estimate of the same rows (`spendapp.usage.calibration`):
+billed vs list estimate checks the catalog, billed vs calibrated checks what spend shows for
+days not billed yet.
+
 ``unpriced_tokens`` counts tokens of models the catalog does not know: where it is non-zero
 the estimate is a lower bound and a positive difference is expected. Money is Decimal.
 """
@@ -21,9 +25,10 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from django.db.models import Count, F, Sum
+from django.db.models import Count, F, OuterRef, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 
-from spendapp.usage.models import TOKEN_FIELDS, DailyModelSpend
+from spendapp.usage.models import TOKEN_FIELDS, CalibrationRatio, DailyModelSpend
 
 COMPARED = "compared"
 PENDING = "pending"
@@ -44,6 +49,7 @@ class ReconRow:
     tokens: int
     unpriced_tokens: int
     status: str
+    calibrated: Decimal | None = None  # list estimate x the calibration ratios
 
     @property
     def pending(self) -> bool:
@@ -82,6 +88,7 @@ def _row(values: dict) -> ReconRow:
         tokens=tokens,
         unpriced_tokens=int(values["unpriced"] or 0),
         status=status,
+        calibrated=values["calibrated"],
     )
 
 
@@ -95,6 +102,10 @@ def reconciliation(date_from: date, date_to: date, account=None) -> list[ReconRo
     account_id = _account_id(account)
     if account_id is not None:
         rows = rows.filter(account_id=account_id)
+    ratio = CalibrationRatio.objects.filter(
+        account_id=OuterRef("account_id"), model=OuterRef("model"), day=OuterRef("day")
+    ).values("ratio")[:1]
+    rows = rows.annotate(ratio=Coalesce(Subquery(ratio), Value(Decimal(1))))
     token_sum = sum((F(name) for name in TOKEN_FIELDS[1:]), F(TOKEN_FIELDS[0]))
     grouped = (
         rows.values("day", "account_id", "account__name", "provider")
@@ -102,6 +113,7 @@ def reconciliation(date_from: date, date_to: date, account=None) -> list[ReconRo
             billed=Sum("billed_cost"),
             billed_rows=Count("billed_cost"),
             estimated=Sum("estimated_cost"),
+            calibrated=Sum(F("estimated_cost") * F("ratio")),
             tokens=Sum(token_sum),
             unpriced=Sum("unpriced_tokens"),
         )

@@ -22,14 +22,13 @@ from django.db import connection, transaction
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from spendapp.allocation import engine as allocation_engine
-from spendapp.budgets.hooks import sync_finished
 from spendapp.providers.errors import ProviderAuthError, ProviderError
 from spendapp.providers.models import ProviderAccount, ProviderEntity
 from spendapp.providers.service import open_connector
 from spendapp.usage import ingest
 from spendapp.usage.models import PriceOverride, SyncRun, SyncWatermark
 from spendapp.usage.pricing import PriceBook
+from spendapp.usage.signals import announce_spend_changed
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +54,32 @@ def range_end(now: datetime, bucket_width: str) -> datetime:
     if bucket_width == "1d":
         return floor_day(now) + timedelta(days=1)
     return now.astimezone(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+
+
+FIRST_SYNC_STALE = timedelta(hours=2)  # a "running" first sync older than this died
+
+
+def first_syncs_running(now: datetime | None = None) -> list[str]:
+    """Names of accounts whose first sync is under way (never synced successfully, a run
+    started lately still running): until it ends their history is partial, so nothing should
+    be projected or alerted from it. One query."""
+    since = (now or timezone.now()) - FIRST_SYNC_STALE
+    return sorted(
+        SyncRun.objects.filter(
+            outcome=SyncRun.Outcome.RUNNING,
+            started_at__gte=since,
+            account__last_success_at__isnull=True,
+        )
+        .values_list("account__name", flat=True)
+        .distinct()
+    )
+
+
+def days_of(window: Window) -> list[date]:
+    """The UTC days [start, end) touches (the days whose rollup rows a window rewrites)."""
+    first = window.start.astimezone(UTC).date()
+    last = (window.end - timedelta(microseconds=1)).astimezone(UTC).date()
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
 def windows(start: datetime, end: datetime, size: timedelta) -> Iterator[Window]:
@@ -125,7 +150,6 @@ def sync_account(
         )
         run = SyncRun.objects.create(account=account, started_at=started, trigger=trigger)
         _SyncJob(account, run, since, full, progress, now or started).execute()
-        sync_finished(run)  # budgets: evaluate alerts on fresh numbers
         return run
 
 
@@ -211,8 +235,9 @@ class _SyncJob:
                 )
             if result.changed:  # an unchanged re-read leaves the rollups as they are
                 ingest.refresh_rollup(self.account, window.start, window.end)
-                # Teams' shares follow the rollup in the same transaction.
-                allocation_engine.recompute_allocation_for_window(window.start, window.end)
+                # Allocation and calibration follow in this transaction; budgets and the
+                # day's forecast on commit (`spendapp.usage.signals`).
+                announce_spend_changed(__name__, self.account.pk, days_of(window))
             _advance_watermark(self.account, spec.name, min(window.end, self.now))
             run.pages += len(pages)
             run.rows_inserted += result.inserted

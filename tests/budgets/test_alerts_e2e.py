@@ -24,10 +24,10 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from spendapp.budgets.models import AlertEvent, Budget, DeliveryAttempt, Notification
-from spendapp.budgets.periods import period_containing
 from spendapp.core import money
 from spendapp.providers.fake import FakeProviderServer
 from spendapp.providers.models import ProviderAccount
+from spendapp.usage.calendar import period_containing
 from spendapp.usage.models import SyncRun
 from tests.e2e.conftest import wait_for
 

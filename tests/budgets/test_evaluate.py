@@ -31,15 +31,20 @@ def _kinds(events):
     return sorted((e.kind, e.threshold, e.notified) for e in events)
 
 
-def test_spend_so_far_counts_billed_where_available_else_estimated(spend, make_budget):
+def test_spend_so_far_is_the_bill_on_billed_days_else_the_estimate(spend, make_budget):
     spend.add(JUNE, "5", billed="7")  # billed wins over its own estimate
-    spend.add(JUNE, "3", project="proj_b")  # nothing billed: the estimate counts
+    # On a day the account is billed, a group without a billed line adds nothing: its tokens
+    # are in the account's bill (under another name), its estimate would count them twice.
+    spend.add(JUNE, "3", project="proj_b")
     # Anthropic-style: billed per workspace and model (key ""), estimates per key.
     spend.add(JUNE, "4", model="claude", key="k1")
     spend.add(JUNE, "4", model="claude", key="k2")
     spend.add(JUNE, None, billed="9", model="claude", key="")
+    # A day not billed yet counts every group's estimate.
+    spend.add(JUNE + timedelta(days=1), "3", project="proj_b")
+    spend.add(JUNE + timedelta(days=1), "2")
     budget = make_budget(amount=Decimal("100"))
-    assert outlook(budget, NOW).spend == Decimal("7") + Decimal("3") + Decimal("9")
+    assert outlook(budget, NOW).spend == Decimal("7") + Decimal("9") + Decimal("3") + Decimal("2")
 
 
 def test_scopes_filter_the_spend(spend, make_budget):
@@ -221,12 +226,12 @@ def test_inactive_budgets_are_not_evaluated_and_one_failure_does_not_stop_others
     make_budget(name="off", active=False)
     ok = make_budget(name="ok", forecast_alert=False, anomaly_alert=False)
     broken = make_budget(name="broken", scope="tier", scope_value="small")
-    from spendapp.budgets import spend as spend_module
+    from spendapp.usage import tiers
 
     def broken_book():
         raise RuntimeError("tier prices unavailable")
 
-    monkeypatch.setattr(spend_module, "TierBook", broken_book)
+    monkeypatch.setattr(tiers, "TierBook", broken_book)
     events = evaluate_all(NOW)
     assert {e.budget_id for e in events} == {ok.pk}
     assert not AlertEvent.objects.filter(budget=broken).exists()

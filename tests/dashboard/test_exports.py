@@ -102,6 +102,8 @@ def test_spend_json_keeps_its_fields_and_refuses_bad_filters(spend_data):
         "requests",
         "estimated_cost",
         "billed_cost",
+        "calibrated_cost",
+        "spend",
     ]
     from django.core.management.base import CommandError
 

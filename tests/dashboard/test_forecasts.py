@@ -1,5 +1,6 @@
 """The forecast page reads stored runs (`forecasting.runs`): the run's date and model, and
-forecast vs actual from the checks of earlier runs. It computes only when no run exists."""
+forecast vs actual from the checks of earlier runs. A GET never fits or stores a forecast:
+without a run the page says so and offers "Compute now" (a POST)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import timedelta
 
 import time_machine
 
-from forecasting.runs import services
+from forecasting.runs import checks, forecasts
 from forecasting.runs.models import ForecastCheck, ForecastRun
 from tests.dashboard.conftest import NOW, TODAY, chart_json
 
@@ -17,15 +18,15 @@ AS_OF = TODAY - timedelta(days=1)
 def test_the_forecast_page_shows_a_stored_run_and_its_forecast_vs_actual(
     finance_client, spend_data
 ):
-    # Two weeks ago the page computed and stored a total (no nightly run yet); tonight's task
+    # Two weeks ago a user computed and stored a total (no nightly run yet); tonight's task
     # checked it against what came and made tonight's run of every series.
     with time_machine.travel(NOW - timedelta(days=14), tick=False):
-        services.forecast_total(horizon=90)
+        forecasts.forecast_total(horizon=90, compute=True)
     past = ForecastRun.objects.get()
     assert past.as_of == AS_OF - timedelta(days=14)
-    assert services.check_forecasts(until=AS_OF) == 1
+    assert checks.check_forecasts(until=AS_OF) == 1
     check = ForecastCheck.objects.get(series=past.total)
-    current = services.run_forecasts(horizon=90, as_of=AS_OF, demand=False)
+    current = forecasts.run_forecasts(horizon=90, as_of=AS_OF, demand=False)
     runs = ForecastRun.objects.count()
 
     response = finance_client.get("/forecast/?horizon=30")
@@ -50,27 +51,44 @@ def test_the_forecast_page_shows_a_stored_run_and_its_forecast_vs_actual(
     assert len(mean["x"]) == 14 and mean["x"][-1] == AS_OF.isoformat()
 
 
-def test_without_a_run_the_page_computes_once_and_stores_it(finance_client, spend_data):
-    assert not ForecastRun.objects.exists()
+def test_without_a_run_the_page_offers_to_compute_and_a_get_never_writes(
+    finance_client, spend_data
+):
     first = finance_client.get("/forecast/?series=model:gpt-5.5&horizon=30")
     assert first.status_code == 200
+    assert not ForecastRun.objects.exists()  # a page view never fits or stores
+    html = first.content.decode()
+    assert 'id="forecast-compute"' in html and "Compute now" in html
+    assert finance_client.get("/").status_code == 200
+    assert not ForecastRun.objects.exists()
+
+    done = finance_client.post("/forecast/compute/", {"series": "model:gpt-5.5", "horizon": "30"})
+    assert done.status_code == 302 and "series=model%3Agpt-5.5" in done["Location"]
     run = ForecastRun.objects.get()
     assert run.kind == "total" and run.filters == {"model": ["gpt-5.5"]}
-    assert run.trigger == "on-demand" and run.as_of == AS_OF
-    assert first.context["run"] == run
-    assert "Computed on first view today" in first.content.decode()
-    assert "No earlier forecast" in first.content.decode()
+    assert run.trigger == "manual" and run.as_of == AS_OF
     again = finance_client.get("/forecast/?series=model:gpt-5.5&horizon=60")
-    assert again.status_code == 200 and ForecastRun.objects.count() == 1
+    assert again.status_code == 200 and again.context["run"] == run
     assert len(again.context["fc"].mean) == 60
+    # Asking again changes nothing: today's run is there.
+    finance_client.post("/forecast/compute/", {"series": "model:gpt-5.5", "horizon": "30"})
+    assert ForecastRun.objects.count() == 1
+
+
+def test_compute_now_rejects_a_series_that_is_not_in_the_data(finance_client, spend_data):
+    response = finance_client.post("/forecast/compute/", {"series": "model:nope", "horizon": "30"})
+    assert response.status_code == 302
+    assert not ForecastRun.objects.exists()
 
 
 def test_the_overview_projection_uses_the_stored_run(finance_client, spend_data):
-    services.forecast_total(horizon=90)  # stores today's total run
+    forecasts.forecast_total(horizon=90, compute=True)  # stores today's total run
     current = ForecastRun.objects.get()
     response = finance_client.get("/")
     assert ForecastRun.objects.count() == 1
-    outlook = response.context["outlook"]
-    assert outlook.model == current.total.chosen_model
-    assert outlook.actuals_until == AS_OF
-    assert outlook.projection.end.date() == TODAY.replace(day=30)
+    projection = response.context["projection"]
+    assert projection.forecast.model == current.total.chosen_model
+    assert projection.as_of == AS_OF
+    assert projection.period.end == TODAY.replace(day=30)
+    assert projection.ready and projection.lower_80 <= projection.upper_80
+    assert projection.actual_to_date < projection.total

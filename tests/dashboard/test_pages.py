@@ -18,28 +18,29 @@ NAV = {
     "/data-health/": "Data health",
 }
 # Per page: session, user and groups (3), then the page's own reads:
-# overview (18): running syncs, reconciliation rows, newest day per account, accounts, muted
-#   budgets, alerts, budgets, movers; month-end projection (last data day, stored total, its points,
-#   month-to-date spend history) and the forecast drawn to the month's end (last data day,
-#   stored total, its points: the same stored forecast, read again by `forecast_total`).
+# overview (15): running syncs, spend per day and provider, newest day per account, accounts, muted
+#   budgets, alerts, budgets, movers; the month projection (last data day, month-to-date
+#   spend, stored total, its points), whose forecast the chart draws (no second read).
 # explorer (11): entity names, the TierBook (price overrides, tier bands, tier overrides),
 #   usage combinations, allocated teams / cost centres, the spend query's totals per series
 #   (to rank them) and its rows per period (beyond 12 series, the rest folded by SQL).
-# forecast (10): series values, entity names, last data day, today's stored total, its
-#   points, earlier checked totals (no points query when there are none), spend history.
-# scenarios (17): preset_specs' price table (price overrides, tier bands, tier overrides,
+# forecast (10): series values, entity names, last data day, today's stored total (with its
+#   run), its points, earlier checked totals (no points query when there are none), spend
+#   history (the spend basis: groups and billed account-days in one statement).
+# scenarios (21): preset_specs' price table (price overrides, tier bands, tier overrides,
 #   models seen), saved scenarios, scenario_results (last data day; the baseline is cached in
 #   the process per day; price table again: 4), the price table of the "models priced"
-#   list (4).
+#   list (4), the month projection (last data day, month-to-date spend, stored total, its
+#   points: 4).
 # data health (14): running syncs, reconciliation, runs, freshness (2), price audit
 #   (overrides, accounts, cost lines; + usage when anything is billed per model), unpriced,
 #   deliveries, top unallocated (+ entity names when there is any).
 # CSV (9): usage combinations, the TierBook (3), allocated teams (the filter check), spend.
 QUERIES = {
-    "/": 18,
+    "/": 15,
     "/explorer/": 11,
     "/forecast/": 10,
-    "/scenarios/": 17,
+    "/scenarios/": 21,
     "/data-health/": 14,
     "/explorer/export.csv": 9,
 }
@@ -60,7 +61,7 @@ CHARTS = {
 
 
 @pytest.mark.parametrize("url", PAGES)
-def test_each_page_renders_with_data_for_each_role(role_client, spend_data, url):
+def test_each_page_renders_with_data_for_each_role(role_client, stored_forecasts, url):
     response = role_client.get(url)
     assert response.status_code == 200, response.content[:2000]
     html = response.content.decode()
@@ -98,18 +99,19 @@ def test_anonymous_users_are_sent_to_the_login_page(client, db, url):
 
 
 @pytest.mark.parametrize("url", list(QUERIES))
-def test_query_count_is_pinned(finance_client, spend_data, django_assert_num_queries, url):
-    finance_client.get(url)  # warm the forecast cache: the pin is about the database
+def test_query_count_is_pinned(finance_client, stored_forecasts, django_assert_num_queries, url):
+    finance_client.get(url)  # warm the scenario baseline cache: the pin is about the database
     with django_assert_num_queries(QUERIES[url]):
         response = finance_client.get(url)
     assert response.status_code == 200
 
 
-def test_the_overview_shows_month_to_date_projection_and_movers(finance_client, spend_data):
+def test_the_overview_shows_month_to_date_projection_and_movers(finance_client, stored_forecasts):
     response = finance_client.get("/")
     html = response.content.decode()
     assert 'id="kpi-mtd"' in html and "billed" in html and "estimated" in html
-    assert "80%:" in html and "95%:" in html  # the projection's intervals
+    assert 'id="kpi-projection"' in html and "80% range" in html  # the projection's interval
+    assert 'id="mtd-comparison"' in html  # complete days against the same days last month
     assert 'id="movers"' in html
     assert "openai-main" in html and "anthropic-main" in html  # freshness per account
     figure = chart_json(response, "chart-spend")
@@ -128,7 +130,8 @@ def test_the_data_health_page_shows_failures_and_reconciliation(finance_client, 
     assert 'id="recon-table"' in html and "not billed yet" in html
     figure = chart_json(response, "chart-recon")
     assert [t["name"] for t in figure["data"]] == [
-        "Estimated (usage x price catalog)",
+        "List estimate (usage x price catalog)",
+        "Calibrated estimate (list x learned bill ratio)",
         "Billed (provider cost reports)",
     ]
     # Today is still arriving: the table lists it, the chart stops the day before.
@@ -136,7 +139,7 @@ def test_the_data_health_page_shows_failures_and_reconciliation(finance_client, 
     assert "the chart leaves out today" in html
 
 
-def test_the_forecast_page_shows_the_model_and_its_backtest(finance_client, spend_data):
+def test_the_forecast_page_shows_the_model_and_its_backtest(finance_client, stored_forecasts):
     response = finance_client.get("/forecast/?series=model:gpt-5.5&horizon=30")
     assert response.status_code == 200
     html = response.content.decode()

@@ -1,13 +1,13 @@
-"""The explorer's model tiers follow the official rule (`forecasting.runs.tiers`): price
+"""The explorer's model tiers follow the official rule (`spendapp.usage.tiers`): price
 bands on the catalog prices, and admin overrides that win over them."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-from forecasting.runs.models import ModelTierOverride
-from forecasting.runs.tiers import TierBook
+from spendapp.usage.models import ModelTierOverride
 from spendapp.usage.queries import SpendQuery, spend_rows
+from spendapp.usage.tiers import TierBook
 from tests.dashboard.conftest import SERIES, TODAY, chart_json
 
 FROM = TODAY.replace(day=1)

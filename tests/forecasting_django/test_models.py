@@ -8,10 +8,10 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 
-from forecasting.runs.models import ModelTier, ModelTierOverride, Scenario
-from forecasting.runs.tiers import blended_per_mtok, tier_for
-from spendapp.usage.models import PriceOverride
+from forecasting.runs.models import Scenario
+from spendapp.usage.models import ModelTier, ModelTierOverride, PriceOverride
 from spendapp.usage.pricing import PriceBook
+from spendapp.usage.tiers import blended_per_mtok, tier_for
 
 pytestmark = pytest.mark.django_db
 DAY = date(2026, 9, 1)

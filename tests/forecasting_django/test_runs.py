@@ -14,7 +14,7 @@ from django.core.management import CommandError, call_command
 from django_celery_beat.models import PeriodicTask
 
 from forecasting import PRESETS, ScenarioError
-from forecasting.runs import services
+from forecasting.runs import checks, forecasts, history, projections, scenarios
 from forecasting.runs.models import ForecastCheck, ForecastRun, Scenario, SeriesForecast
 from forecasting.runs.tasks import check_forecasts_task, run_forecasts_task
 from spendapp.providers.fake import truth
@@ -38,22 +38,22 @@ def _command_json(*args) -> dict:
 
 
 def test_spend_history_is_the_billed_cost_per_day(fake_org):
-    history = services.spend_history(AS_OF - timedelta(days=6), AS_OF, by=("provider",))
-    assert list(history.columns) == ["date", "provider", "spend", "basis"]
-    assert set(history["basis"]) == {"billed"}
+    daily = history.spend_history(AS_OF - timedelta(days=6), AS_OF, by=("provider",))
+    assert list(daily.columns) == ["date", "provider", "spend", "basis"]
+    assert set(daily["basis"]) == {"billed"}
     expected = {}
     for row in truth(seed=3, days=SYNC_DAYS, end=END):
         key = (pd.Timestamp(row["date"]), row["provider"])
         expected[key] = expected.get(key, Decimal(0)) + Decimal(row["billed_cost"])
-    for row in history.itertuples():
+    for row in daily.itertuples():
         assert row.spend == pytest.approx(float(expected[(row.date, row.provider)]), abs=1e-6)
 
 
 def test_run_forecasts_stores_the_total_every_series_and_demand(fake_org):
-    run = services.run_forecasts(horizon=HORIZON, as_of=AS_OF)
+    run = forecasts.run_forecasts(horizon=HORIZON, as_of=AS_OF)
     assert run.status == "success", run.notes
     assert run.duration is not None
-    assert services.latest_run() == run
+    assert forecasts.latest_run() == run
     total = run.total
     assert total.is_total and total.points.count() == HORIZON
     assert total.points.first().date == AS_OF + timedelta(days=1)
@@ -71,45 +71,62 @@ def test_run_forecasts_stores_the_total_every_series_and_demand(fake_org):
     assert point.lower95 <= point.lower80 <= point.mean <= point.upper80 <= point.upper95
 
 
-def test_forecast_total_reuses_the_stored_run_or_caches_its_own(fake_org, at_end):
-    assert services.default_as_of() == AS_OF
-    run = services.run_forecasts(horizon=HORIZON, as_of=AS_OF, demand=False)
-    fc = services.forecast_total(horizon=14)
+def test_forecast_total_reuses_the_stored_run_or_stores_its_own_when_asked(fake_org, at_end):
+    assert history.default_as_of() == AS_OF
+    run = forecasts.run_forecasts(horizon=HORIZON, as_of=AS_OF, demand=False)
+    fc = forecasts.forecast_total(horizon=14)
     assert len(fc.mean) == 14 and fc.model == run.total.chosen_model
     assert ForecastRun.objects.count() == 1
     assert fc.sample_paths(10).shape == (10, 14)  # the error model is stored too
 
-    filtered = services.forecast_total({"provider": ["openai"]}, horizon=14)
+    with pytest.raises(forecasts.ForecastNotReady):  # pages read, never fit
+        forecasts.forecast_total({"provider": ["openai"]}, horizon=14)
+    filtered = forecasts.forecast_total({"provider": ["openai"]}, horizon=14, compute=True)
     assert ForecastRun.objects.filter(kind="total").count() == 1
-    again = services.forecast_total({"provider": ["openai"]}, horizon=7)
+    again = forecasts.forecast_total({"provider": ["openai"]}, horizon=7)
     assert ForecastRun.objects.filter(kind="total").count() == 1
     assert list(again.mean) == pytest.approx(list(filtered.mean[:7]), abs=1e-6)
     assert filtered.mean.sum() < fc.mean.sum()
 
 
-def test_month_end_projection(fake_org, at_end):
-    projection = services.month_end_projection(budget=Decimal("100"))
-    assert projection.start == pd.Timestamp("2026-09-01")
-    assert projection.end == pd.Timestamp("2026-09-30")
-    actual = services.spend_history(AS_OF.replace(day=1), AS_OF)["spend"].sum()
-    assert projection.actual_to_date == pytest.approx(actual)
-    assert projection.lower[80] <= projection.total <= projection.upper[80]
-    assert projection.prob_over_budget == 1.0  # $100 is spent before the 2nd
-    assert projection.crossing_date == pd.Timestamp("2026-09-01")
+def test_the_month_projection(fake_org, at_end):
+    waiting = projections.period_projection("month", budget=Decimal("100"))
+    assert not waiting.ready and "no forecast" in waiting.note  # nothing stored, nothing fit
+    assert not ForecastRun.objects.exists()
+
+    projection = projections.period_projection("month", budget=Decimal("100"), compute=True)
+    assert projection.period.start.isoformat() == "2026-09-01"
+    assert projection.period.end.isoformat() == "2026-09-30"
+    actual = history.spend_history(AS_OF.replace(day=1), AS_OF)["spend"].sum()
+    assert projection.actual_to_date == Decimal(str(actual)).quantize(Decimal("0.01"))
+    assert projection.lower_80 <= projection.total <= projection.upper_80
+    assert projection.total.as_tuple().exponent == -2  # to the cent, as every page shows
+    assert projection.prob_over == 1.0 and projection.prob_over_pct == 100
+    assert projection.crossing_date.isoformat() == "2026-09-01"  # $100 is spent on the 1st
+    again = projections.month_projection()  # reads the run the first call stored
+    assert again.total == projection.total and ForecastRun.objects.count() == 1
+    assert again.as_json() == {
+        "month": "2026-09",
+        "as_of": AS_OF.isoformat(),
+        "actual_to_date": str(projection.actual_to_date),
+        "projected_total": str(projection.total),
+        "lower_80": str(projection.lower_80),
+        "upper_80": str(projection.upper_80),
+    }
 
 
 def test_forecast_vs_actual_check_is_computed_and_idempotent(fake_org):
     past = AS_OF - timedelta(days=14)
-    run = services.run_forecasts(horizon=28, as_of=past)
-    assert services.check_forecasts(until=AS_OF) == run.series.count()
+    run = forecasts.run_forecasts(horizon=28, as_of=past)
+    assert checks.check_forecasts(until=AS_OF) == run.series.count()
     total = ForecastCheck.objects.get(series=run.total)
     assert total.days_compared == 14 and total.last_actual == AS_OF
     assert 0 <= total.hit_rate_80 <= total.hit_rate_95 <= 1
     assert total.mae > 0 and total.mase is not None and total.mase < 3
     before = list(ForecastCheck.objects.order_by("pk").values())
-    assert services.check_forecasts(until=AS_OF) == 0  # nothing new to compare
+    assert checks.check_forecasts(until=AS_OF) == 0  # nothing new to compare
     ForecastCheck.objects.filter(pk=total.pk).update(last_actual=past)  # force a recompute
-    assert services.check_forecasts(until=AS_OF) == 1
+    assert checks.check_forecasts(until=AS_OF) == 1
     after = list(ForecastCheck.objects.order_by("pk").values())
     strip = [{k: v for k, v in row.items() if k != "checked_at"} for row in before]
     assert strip == [{k: v for k, v in row.items() if k != "checked_at"} for row in after]
@@ -127,13 +144,26 @@ def test_tasks_and_nightly_schedule(fake_org, at_end):
 
 
 def test_price_table_has_seen_and_preset_models_with_tiers(fake_org):
-    table = services.price_table(AS_OF)
+    table = scenarios.price_table(AS_OF, effective=False)
     for model in ("gpt-5.5", "claude-opus-4-7", "deepseek-v4-flash", "glm-5.1", "gpt-5.4-mini"):
         assert model in table
     assert table["gpt-5.4-mini"]["input"] == Decimal("0.75") / 1_000_000
     assert table["claude-opus-4-7"]["tier"] == "frontier"
     assert table["deepseek-v4-flash"]["tier"] == "small"
-    assert set(services.preset_specs()) == set(PRESETS)
+    assert set(scenarios.preset_specs()) == set(PRESETS)
+
+
+def test_scenario_prices_are_list_prices_times_what_the_bill_says(fake_org):
+    """The fake bills Anthropic at a 6% discount: its models' effective prices follow, and a
+    provider without billing history (DeepSeek here) stays at list."""
+    listed = scenarios.price_table(AS_OF, effective=False)
+    effective = scenarios.price_table(AS_OF)
+    ratios = scenarios.effective_ratios(scenarios._models())
+    opus = effective["claude-opus-4-7"]["input"] / listed["claude-opus-4-7"]["input"]
+    assert ratios["claude-opus-4-7"][1] == "model"
+    assert opus == pytest.approx(Decimal("0.94"), abs=Decimal("0.03"))
+    assert effective["deepseek-v4-flash"] == listed["deepseek-v4-flash"]
+    assert ratios["deepseek-v4-flash"] == (Decimal(1), "list")
 
 
 def test_forecast_command_json(fake_org):
@@ -182,19 +212,19 @@ def test_scenario_command_json(fake_org, at_end, tmp_path):
 
 
 def test_scenario_results_compare_up_to_four(fake_org, at_end, alice):
-    specs = services.preset_specs()
+    specs = scenarios.preset_specs()
     with pytest.raises(ScenarioError, match="at most 4"):
-        services.scenario_results([specs["80/20"]] * 5, horizon_months=2)
+        scenarios.scenario_results([specs["80/20"]] * 5, horizon_months=2)
     bad = {"name": "bad", "transforms": [{"type": "growth", "factor": -1}]}
     with pytest.raises(ScenarioError, match=r"specs\[1\]\.transforms\[0\]\.factor"):
-        services.scenario_results([specs["80/20"], bad], horizon_months=2)
+        scenarios.scenario_results([specs["80/20"], bad], horizon_months=2)
     saved = [
         Scenario.objects.create(name=name, owner=alice, spec=specs[name])
         for name in ("80/20", "gpt-5.5-to-gpt-5.4-mini")
     ]
-    scenarios, results = services.compare_saved([s.slug for s in saved], horizon_months=2)
+    found, results = scenarios.compare_saved([s.slug for s in saved], horizon_months=2)
     assert [r.name for r in results] == ["Baseline", "80/20", "Swap gpt-5.5 for gpt-5.4-mini"]
     assert results[0].savings == 0
     assert all(r.baseline_total == results[0].total for r in results[1:])
-    assert scenarios == saved
+    assert found == saved
     assert SeriesForecast.objects.count() == 0  # scenarios never write forecast runs

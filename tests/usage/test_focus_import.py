@@ -413,3 +413,42 @@ def test_the_admin_page_is_staff_only(client, erin, import_url):
     assert response.status_code == 302
     assert "/login/" in response["Location"]
     assert not CostLineItem.objects.exists()
+
+
+def test_an_import_is_allocated_at_once_and_queues_a_budget_evaluation(
+    django_capture_on_commit_callbacks,
+):
+    """As a sync does: teams' shares in the same transaction, budgets evaluated on commit."""
+    from spendapp.allocation.models import AllocatedSpend, AllocationRule, Team
+    from spendapp.budgets.receivers import queue_evaluation
+
+    search = Team.objects.create(name="Search")
+    AllocationRule.objects.create(
+        dimension="project", value="proj-1", team=search, valid_from=date(2026, 1, 1)
+    )
+    with django_capture_on_commit_callbacks() as callbacks:
+        result = import_focus_csv(_csv(GOOD_ROWS))
+    team_total = AllocatedSpend.objects.filter(team=search).aggregate(s=Sum("billed_cost"))["s"]
+    project_total = DailySpend.objects.filter(project_id="proj-1").aggregate(s=Sum("billed_cost"))[
+        "s"
+    ]
+    assert team_total == project_total > 0
+    assert team_total <= result.billed_total
+    assert queue_evaluation in callbacks
+
+
+def test_budget_evaluations_queued_by_one_sync_are_one(monkeypatch):
+    """Each window of a sync announces its spend; budgets queue one evaluation for them all."""
+    from django.core.cache import cache
+
+    from spendapp.budgets import receivers, tasks
+
+    queued = []
+    # The broker boundary: record instead of publishing to the shared filesystem broker.
+    monkeypatch.setattr(tasks.evaluate_budgets, "apply_async", lambda **kw: queued.append(kw))
+    cache.delete(receivers._QUEUED)
+    assert receivers.queue_evaluation() is True
+    assert receivers.queue_evaluation() is False
+    assert receivers.queue_evaluation() is False
+    assert len(queued) == 1 and queued[0]["countdown"] == receivers.EVALUATE_DELAY
+    cache.delete(receivers._QUEUED)

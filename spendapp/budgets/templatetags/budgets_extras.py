@@ -19,6 +19,15 @@ def money(value, currency: str | None = None) -> str:
 
 
 @register.filter
+def probability(value) -> str:
+    """A probability stored as a fraction (0..1), printed as a percentage of 100: ``0.97`` ->
+    ``97%`` (pages, banners and emails all print it this way)."""
+    if value is None or value == "":
+        return ""
+    return f"{float(value) * 100:.0f}%"
+
+
+@register.filter
 def percent(value, digits: int = 0) -> str:
     if value is None or value == "":
         return ""

@@ -1,6 +1,6 @@
 """Anthropic Admin API connector: Messages usage report and cost report.
 
-Endpoints (see ``/work/shared/provider-apis.md`` section 2):
+Endpoints (Anthropic's Usage and Cost Admin API reference):
 
 * ``anthropic.messages``: ``/v1/organizations/usage_report/messages``, ``1h`` buckets,
   ``limit`` 168, max window 7 days (one page covers a full window);

@@ -1,6 +1,6 @@
 """OpenAI Admin API connector: organization usage (completions, embeddings, ...) and costs.
 
-Endpoints synced by default (see ``/work/shared/provider-apis.md`` section 1):
+Endpoints synced by default (OpenAI's Usage and Costs API reference):
 
 * ``openai.completions``: ``/organization/usage/completions``, ``1h`` buckets, ``limit`` 168,
   max window 7 days (one page covers a full window);

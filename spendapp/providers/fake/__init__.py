@@ -1,6 +1,7 @@
 """Fake OpenAI and Anthropic admin usage/cost APIs, served over real HTTP on loopback.
 
-The fake follows ``/work/shared/provider-apis.md`` field by field. One server, two base URLs::
+The fake follows the providers' documented admin APIs field by field (their documented
+examples are in tests/fixtures/provider-examples/). One server, two base URLs::
 
     OpenAI     http://HOST:PORT/openai/v1    (Authorization: Bearer sk-admin-...)
     Anthropic  http://HOST:PORT/anthropic    (x-api-key: sk-ant-admin01-..., anthropic-version)

@@ -1,5 +1,8 @@
 """Request handling for the fake OpenAI and Anthropic admin APIs.
 
+Size (~900 lines): two providers' documented endpoints, their validation and paging, side by
+side so a reader compares the two shapes; a new provider gets its own module.
+
 Handlers take a parsed :class:`Request` and the current data, and return ``(status, body,
 headers)`` with ``body`` a JSON-serialisable object, or raise :class:`ApiError`.
 """

@@ -1,5 +1,8 @@
 """The generated organisation: projects, keys, users, hourly usage, daily costs, ground truth.
 
+Size (~1,200 lines): the cast (projects, keys, models, the migration, the spike) is still
+written as code here; moving the cast to a data file is open work.
+
 Everything is deterministic from ``(seed, days, end)``. Usage is generated per *series* (one
 combination of every dimension an API can group by) at hourly resolution with numpy; coarser
 buckets are sums of hours, minute buckets are a deterministic integer split of each hour.

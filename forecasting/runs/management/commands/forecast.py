@@ -1,4 +1,8 @@
-"""``manage.py forecast [--json] [--horizon 90] [--by provider,model,project]``."""
+"""``manage.py forecast [--json] [--horizon 90] [--by provider,model,project]``.
+
+The JSON carries ``month_projection``: the current month as the overview shows it (the one
+projection service; its forecast is fitted and stored here when no sync or nightly run has).
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,10 @@ from datetime import date
 from django.core.management.base import BaseCommand, CommandError
 
 from forecasting import ForecastError
+from forecasting.runs.forecasts import LEVELS, forecast_groups
+from forecasting.runs.history import BY_KEYS, default_as_of
+from forecasting.runs.projections import month_projection
 from forecasting.runs.serialize import forecast_json
-from forecasting.runs.services import BY_KEYS, LEVELS, default_as_of, forecast_groups
 from spendapp.usage.queries import QueryError
 
 
@@ -38,6 +44,7 @@ class Command(BaseCommand):
         data = forecast_json(
             total, parts, failed, as_of=as_of, horizon=options["horizon"], levels=LEVELS, by=by
         )
+        data["month_projection"] = month_projection(compute=True).as_json()
         if options["json"]:
             self.stdout.write(json.dumps(data, indent=2))
             return
@@ -49,3 +56,9 @@ class Command(BaseCommand):
             )
         for item in data["failed"]:
             self.stdout.write(f"{item['key']}: not forecast ({item['reason']})")
+        month = data["month_projection"]
+        self.stdout.write(
+            f"month {month['month']}: projected {month['projected_total']} "
+            f"(80% {month['lower_80']}..{month['upper_80']}), actual to date "
+            f"{month['actual_to_date']}"
+        )

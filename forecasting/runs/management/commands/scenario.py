@@ -9,8 +9,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from forecasting import PRESETS, ForecastError, ScenarioError, validate_spec
+from forecasting.runs.scenarios import preset_specs, scenario_results
 from forecasting.runs.serialize import scenarios_json
-from forecasting.runs.services import preset_specs, scenario_results
 
 
 def _spec_from_file(path: str) -> dict:

@@ -1,8 +1,11 @@
-"""Budget periods in the organisation's time zone: the one place that computes them.
+"""The organisation's calendar: the one place that knows "today" and period bounds.
 
 "Now" is an aware UTC instant; it becomes a calendar date in ``settings.ORG_TIME_ZONE`` here
 and nowhere else. Spend rows are dated by UTC day, so a period holds the rows whose date lies
 between its first and last local calendar day (a daily row cannot be split by the hour).
+
+Every page, budget, alert, digest, forecast and command asks this module for "today", the
+last complete day of data and month / quarter / year bounds; none computes its own.
 """
 
 from __future__ import annotations
@@ -79,3 +82,21 @@ def week_of(now: datetime | None = None) -> tuple[date, date]:
 def data_today(now: datetime | None = None) -> date:
     """The newest (partial) day of the spend rows, which are dated by UTC day."""
     return (now or timezone.now()).astimezone(UTC).date()
+
+
+def last_complete_day(last_data_day: date | None, now: datetime | None = None) -> date | None:
+    """The last complete day of actuals: yesterday (UTC days, as the rows are dated), or the
+    day before the last day with data when that is older (a sync that stalled part-way
+    through its last day must not show up as days of zero spend). None without data."""
+    if last_data_day is None:
+        return None
+    yesterday = data_today(now) - timedelta(days=1)
+    return yesterday if last_data_day >= yesterday else last_data_day - timedelta(days=1)
+
+
+def complete_weeks(last_complete: date) -> tuple[tuple[date, date], tuple[date, date]]:
+    """The 7 complete days ending at ``last_complete`` and the 7 before them: what every
+    "vs last week" delta compares (never a week holding today's partial day)."""
+    this_start = last_complete - timedelta(days=6)
+    prev_start = this_start - timedelta(days=7)
+    return (this_start, last_complete), (prev_start, this_start - timedelta(days=1))

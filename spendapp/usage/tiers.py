@@ -13,7 +13,7 @@ import fnmatch
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from spendapp.usage.models import PriceOverride
+from spendapp.usage.models import ModelTier, ModelTierOverride, PriceOverride
 from spendapp.usage.pricing import PriceBook, TokenPrices
 
 UNKNOWN = "unknown"
@@ -36,8 +36,6 @@ class TierBook:
     """Tiers with the bands, overrides and prices loaded once (for loops over many models)."""
 
     def __init__(self, book: PriceBook | None = None):
-        from forecasting.runs.models import ModelTier, ModelTierOverride
-
         self.book = book or PriceBook(PriceOverride.objects.all())
         self.bands = [(b.name, b.max_blended_per_mtok) for b in ModelTier.objects.all()]
         self.overrides = list(ModelTierOverride.objects.all())
@@ -67,3 +65,18 @@ def tier_for(provider: str, model: str, at: date | datetime | None = None) -> st
     ``"unknown"`` when the model has no price.
     """
     return TierBook().tier(provider, model, at)
+
+
+def models_in_tiers(rows, tiers: set[str], at: date, book: TierBook | None = None):
+    """A Q selecting the rows of ``rows`` (a rollup queryset) whose (provider, model) is in one
+    of ``tiers`` at ``at`` (one query for the range's pairs, plus the `TierBook`'s)."""
+    from django.db.models import Q
+
+    book = book or TierBook()
+    pairs = rows.values_list("provider", "model").distinct().order_by()
+    condition = Q(pk__in=[])
+    for provider, model in pairs:
+        tier = book.tier(provider, model, at) if model else UNKNOWN
+        if tier in tiers:
+            condition |= Q(provider=provider, model=model)
+    return condition

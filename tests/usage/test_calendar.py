@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 import pytest
 import time_machine
 
-from spendapp.budgets.periods import data_today, local_midnight, period_containing, week_of
+from spendapp.usage.calendar import data_today, local_midnight, period_containing, week_of
 
 
 @pytest.fixture
