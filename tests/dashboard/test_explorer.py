@@ -9,6 +9,7 @@ import pytest
 from django.http import QueryDict
 
 from spendapp.dashboard.filters import ExplorerState, FilterError, parse_explorer
+from spendapp.usage.models import DailySpend
 from tests.dashboard.conftest import TODAY, chart_json
 
 STATE = {
@@ -270,3 +271,14 @@ def test_beyond_twelve_series_the_smallest_are_summed_into_other(finance_client,
     assert sum(s.parts.estimated for s in series) == sum(cost.values())
     names = [t["name"] for t in chart_json(response, "chart-spend")["data"]]
     assert names == [*shown, "Other (9 series)"]
+
+
+def test_requests_a_provider_does_not_report_show_as_not_available(finance_client, spend_data):
+    # Anthropic's usage report has no request counts: its rows carry tokens and 0 requests.
+    DailySpend.objects.filter(provider="anthropic").update(requests=0)
+    html = finance_client.get("/explorer/?by=provider").content.decode()
+    rows = {row.split("</td>", 1)[0]: row for row in html.split("<tr>")[1:]}
+    anthropic = next(row for label, row in rows.items() if "anthropic" in label)
+    openai = next(row for label, row in rows.items() if "openai" in label)
+    assert "requests-na" in anthropic and ">n/a<" in anthropic
+    assert "requests-na" not in openai
