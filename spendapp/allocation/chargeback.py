@@ -89,8 +89,10 @@ class Line:
     input_tokens: int = 0
     output_tokens: int = 0
     requests: int = 0
+    spend: Decimal = Decimal(0)  # the one number (`spendapp.usage.spend`)
     prev_estimated_cost: Decimal = Decimal(0)
     prev_billed_cost: Decimal | None = None
+    prev_spend: Decimal = Decimal(0)
     top_models: list[tuple[str, Decimal]] = field(default_factory=list)
 
     @property
@@ -100,6 +102,11 @@ class Line:
     @property
     def billed_change(self) -> Decimal | None:
         return _change(self.billed_cost, self.prev_billed_cost)
+
+    @property
+    def spend_change(self) -> Decimal | None:
+        """Month over month, on spend: the one change the report shows."""
+        return _change(self.spend, self.prev_spend)
 
     @property
     def top_models_text(self) -> str:
@@ -125,11 +132,13 @@ class Chargeback:
 
 def _add(line: Line, row: dict, *, previous: bool) -> None:
     if previous:
+        line.prev_spend += row.get("spend", Decimal(0))
         line.prev_estimated_cost += row["estimated_cost"]
         if row["billed_cost"] is not None:
             line.prev_billed_cost = (line.prev_billed_cost or 0) + row["billed_cost"]
         return
     line.estimated_cost += row["estimated_cost"]
+    line.spend += row.get("spend", Decimal(0))
     if row["billed_cost"] is not None:
         line.billed_cost = (line.billed_cost or 0) + row["billed_cost"]
     line.input_tokens += row["input_tokens"]
@@ -203,6 +212,7 @@ def _as_row(line: Line) -> dict:
     return {
         "estimated_cost": line.estimated_cost,
         "billed_cost": line.billed_cost,
+        "spend": line.spend,
         "input_tokens": line.input_tokens,
         "output_tokens": line.output_tokens,
         "requests": line.requests,
@@ -210,7 +220,11 @@ def _as_row(line: Line) -> dict:
 
 
 def _as_prev_row(line: Line) -> dict:
-    return {"estimated_cost": line.prev_estimated_cost, "billed_cost": line.prev_billed_cost}
+    return {
+        "estimated_cost": line.prev_estimated_cost,
+        "billed_cost": line.prev_billed_cost,
+        "spend": line.prev_spend,
+    }
 
 
 def _cost_centres(teams: dict[int, Team]) -> dict[int, int]:

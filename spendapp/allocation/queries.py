@@ -91,6 +91,7 @@ def _sums() -> dict:
         "requests": Sum("requests"),
         "estimated_cost": Sum("estimated_cost"),
         "billed_cost": Sum("billed_cost"),
+        "spend": Sum("spend"),
     }
 
 
@@ -104,7 +105,7 @@ def spend_by_team(
 ) -> list[dict]:
     """Spend per team (``by="team"``) or per cost centre (``by="cost_centre"``), optionally
     per "day" or "month". Rows: {date?, id, name, input_tokens, output_tokens, requests,
-    estimated_cost, billed_cost}; id None + name "Unallocated" is the unallocated bucket
+    estimated_cost, billed_cost, spend}; id None + name "Unallocated" is the unallocated bucket
     (and, by cost centre, "No cost centre" for allocated spend outside any department).
     billed_cost is None where nothing of the group was billed at the rollup's grain."""
     if by not in ("team", "cost_centre"):
@@ -136,6 +137,7 @@ def spend_by_team(
             requests=int(row["requests"] or 0),
             estimated_cost=row["estimated_cost"] or Decimal(0),
             billed_cost=row["billed_cost"],
+            spend=row["spend"] or Decimal(0),
         )
         result.append(out)
     return result

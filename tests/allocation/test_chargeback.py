@@ -69,6 +69,7 @@ def _month_totals(model, first=AUGUST, last=AUGUST_END) -> dict:
     return model.objects.filter(day__gte=first, day__lte=last).aggregate(
         est=Sum("estimated_cost"),
         billed=Sum("billed_cost"),
+        spend=Sum("spend"),
         output=Sum("output_tokens"),
         requests=Sum("requests"),
     )
@@ -160,7 +161,7 @@ def test_the_monthly_email_goes_to_each_owner_once_on_the_first_working_day(
     assert "/allocation/chargeback/?month=2026-08" in search_mail.body
     # Amounts in the organisation's currency, the top models' too.
     amount = r"\$[\d,]+\.\d\d"
-    assert re.search(rf"Search: billed ({amount}|\u2013), estimated {amount}", search_mail.body)
+    assert re.search(rf"Search: spend {amount} \(billed ({amount}|\u2013)\)", search_mail.body)
     assert re.search(rf"top models: [^\n]* {amount}", search_mail.body), search_mail.body
     # A second run (a retry, a second beat) sends nothing more.
     assert tasks.send_monthly_chargeback("2026-09-01") == []
@@ -187,3 +188,17 @@ def test_the_schedule_is_a_beat_row(db):
     task = PeriodicTask.objects.get(name="Monthly chargeback emails")
     assert task.task == "spendapp.allocation.tasks.send_monthly_chargeback"
     assert task.crontab.day_of_month == "1-7" and task.crontab.hour == "7"
+
+
+def test_the_report_shows_one_change_on_spend(finance_client, allocated):
+    from spendapp.allocation.chargeback import chargeback
+
+    report = chargeback(AUGUST)
+    assert report.total.spend == _month_totals(DailySpend)["spend"]
+    for line in report.teams:
+        if line.prev_spend:
+            change = (line.spend - line.prev_spend) / line.prev_spend * 100
+            assert line.spend_change == change.quantize(Decimal("0.1"))
+    html = finance_client.get(f"/allocation/chargeback/?month={AUGUST:%Y-%m}").content.decode()
+    assert "Change (billed)" not in html and "Change (estimated)" not in html
+    assert "on spend" in html
