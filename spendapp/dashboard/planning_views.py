@@ -21,6 +21,7 @@ from django.views.decorators.http import require_POST
 from forecasting import PRESETS, ForecastError, ScenarioError, validate_spec
 from forecasting.runs import services as forecasts
 from forecasting.runs.models import SPEND, ForecastPoint, Scenario, SeriesForecast
+from forecasting.scenario_spec import MAX_JSON_BYTES, parse_transforms
 from spendapp.core.roles import can_save_scenarios, dashboard_view
 from spendapp.dashboard import charts, queries
 from spendapp.dashboard.filters import GROUPING_LABELS
@@ -35,6 +36,7 @@ PAST_RUNS = 4  # earlier runs shown against what happened
 PAST_SPACING_DAYS = 7  # ... at least a week apart, so they do not all cover the same days
 PAST_SCAN = 120  # checked runs looked at to pick those from
 MAX_SCENARIOS = forecasts.MAX_COMPARED
+MAX_BODY_BYTES = MAX_JSON_BYTES + 8 * 1024  # the transforms plus name, notes and the token
 BAND_COLOR = "#0f4c81"
 BASIS_LABELS = {
     "billed": "billed spend",
@@ -323,22 +325,23 @@ def _selected_specs(keys: list[str], presets: dict, errors: list[str]) -> list[t
 
 def _draft_spec(request) -> tuple[dict | None, str, list[str]]:
     """The scenario of the build/edit form (POST), validated: (spec, raw JSON, errors)."""
+    length = request.META.get("CONTENT_LENGTH") or "0"
+    if not length.isdigit() or int(length) > MAX_BODY_BYTES:
+        # Checked before Django parses the body; the form is shown again without it.
+        return None, "", [f"request: at most {MAX_BODY_BYTES // 1024} KB"]
     raw = request.POST.get("transforms", "").strip() or "[]"
     name = request.POST.get("name", "").strip()
-    try:
-        transforms = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        return None, raw, [f"transforms: not valid JSON ({exc.msg} at line {exc.lineno})"]
     try:
         spec = validate_spec(
             {
                 "name": name or "Draft",
                 "description": request.POST.get("notes", ""),
-                "transforms": transforms,
+                "transforms": parse_transforms(raw),
             }
         )
     except ScenarioError as exc:
-        return None, raw, [str(exc)]
+        # The spec's description is the form's notes field.
+        return None, raw[:MAX_JSON_BYTES], [str(exc).replace("description:", "notes:", 1)]
     return spec, raw, []
 
 

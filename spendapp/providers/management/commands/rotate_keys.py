@@ -16,7 +16,8 @@ class Command(BaseCommand):
     @transaction.atomic
     def handle(self, *args, **options):
         rotated = 0
-        for account in ProviderAccount.objects.select_for_update():
+        # FOCUS accounts (and accounts whose key was cleared) store no key: nothing to rotate.
+        for account in ProviderAccount.objects.select_for_update().exclude(encrypted_key=""):
             try:
                 account.encrypted_key = crypto.rotate(account.encrypted_key)
             except crypto.KeyDecryptionError as exc:
