@@ -8,6 +8,7 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 
 from spendapp.budgets.models import Budget
+from spendapp.budgets.validation import MAX_RECIPIENTS, split_emails
 
 
 class ThresholdsField(forms.CharField):
@@ -72,3 +73,18 @@ class BudgetForm(forms.ModelForm):
             get_user_model().objects.filter(is_active=True).order_by("username")
         )
         self.fields["notify_groups"].queryset = Group.objects.order_by("name")
+
+    def clean(self):
+        cleaned = super().clean()
+        users = {u.pk for u in cleaned.get("notify_users") or ()}
+        groups = cleaned.get("notify_groups") or ()
+        if groups:
+            members = get_user_model().objects.filter(is_active=True, groups__in=groups)
+            users |= set(members.values_list("pk", flat=True))
+        total = len(users) + len(split_emails(cleaned.get("extra_emails", "")))
+        if total > MAX_RECIPIENTS:
+            self.add_error(
+                "notify_groups",
+                f"An alert may go to at most {MAX_RECIPIENTS} recipients; these are {total}.",
+            )
+        return cleaned

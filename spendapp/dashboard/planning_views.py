@@ -22,7 +22,7 @@ from forecasting import PRESETS, ForecastError, ScenarioError, validate_spec
 from forecasting.runs import services as forecasts
 from forecasting.runs.models import SPEND, ForecastPoint, Scenario, SeriesForecast
 from forecasting.scenario_spec import MAX_JSON_BYTES, parse_transforms
-from spendapp.core.roles import can_save_scenarios, dashboard_view
+from spendapp.core.roles import can_manage_scenario, can_save_scenarios, dashboard_view
 from spendapp.dashboard import charts, queries
 from spendapp.dashboard.filters import GROUPING_LABELS
 from spendapp.dashboard.series import label_for
@@ -495,7 +495,7 @@ def scenario_save(request):
         return scenarios(request)
     slug = request.POST.get("slug", "")
     scenario = _get_scenario(slug) if slug else Scenario(owner=request.user)
-    if slug and not (scenario.owner_id == request.user.pk or request.user.is_staff):
+    if slug and not can_manage_scenario(request.user, scenario):
         raise PermissionDenied("Only the owner (or an admin) can change this scenario.")
     scenario.name, scenario.notes, scenario.spec = name, request.POST.get("notes", ""), spec
     try:
@@ -511,7 +511,7 @@ def scenario_save(request):
 @dashboard_view
 def scenario_delete(request, slug: str):
     scenario = _get_scenario(slug)
-    if not (scenario.owner_id == request.user.pk or request.user.is_staff):
+    if not can_manage_scenario(request.user, scenario):
         raise PermissionDenied("Only the owner (or an admin) can delete this scenario.")
     scenario.delete()
     messages.success(request, f"Scenario “{scenario.name}” deleted.")
