@@ -155,4 +155,3 @@ def test_authenticated_pages_and_exports_are_never_cached(client, bob, url):
     response = client.get(url)
     assert response.status_code == 200
     assert "private" in response["Cache-Control"] and "no-store" in response["Cache-Control"]
-
