@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from datetime import timedelta
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -63,6 +64,9 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_celery_beat",
     "django_celery_results",
+    "axes",
+    "csp",
+    "auditlog",
     "spendapp.core",
     "spendapp.providers",
     "spendapp.usage",
@@ -89,6 +93,11 @@ MIDDLEWARE = [
     "spendapp.core.middleware.PrivateCacheMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Who changed a configuration row, for the audit log.
+    "auditlog.middleware.AuditlogMiddleware",
+    # Last, as django-axes asks: answers 429 while a login is locked out.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "spendapp.urls"
@@ -129,6 +138,20 @@ _options["options"] = f"{_options.get('options', '')} -c work_mem={DATABASE_WORK
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- auth ------------------------------------------------------------------------------------
+AUTHENTICATION_BACKENDS = [
+    # First: counts failed logins and refuses a locked-out username + address.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# django-axes: 5 wrong passwords for one username from one address lock that pair out for
+# 15 minutes (429); each failure is logged (logger axes.handlers.database) and stored as an
+# access attempt shown in the admin.
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, min_value=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15, min_value=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_IPWARE_PROXY_COUNT = 1 if env_bool("BEHIND_TLS_PROXY", False) else None
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
@@ -221,6 +244,36 @@ else:
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
 
 # --- security (production: DEBUG off) --------------------------------------------------------
+# Content-Security-Policy (django-csp), enforced: scripts and style sheets only from our own
+# static files (Plotly included), no inline script, no eval. Style *attributes* stay allowed
+# (chart colour swatches, tree indents); they cannot run code.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+# The audit log (django-auditlog): who changed which configuration row, when, and what.
+# Provider keys are never recorded (their ciphertext neither); `rotate_keys` logs a rotation.
+AUDITLOG_INCLUDE_TRACKING_MODELS = (
+    {"model": "providers.provideraccount", "exclude_fields": ["encrypted_key"]},
+    {"model": "budgets.budget", "m2m_fields": {"notify_users", "notify_groups"}},
+    "allocation.team",
+    "allocation.allocationrule",
+    "allocation.sharedcost",
+    "allocation.sharedcostshare",
+    "usage.priceoverride",
+    "forecasting.scenario",
+)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"

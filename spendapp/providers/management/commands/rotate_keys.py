@@ -1,5 +1,6 @@
 """`manage.py rotate_keys`: re-encrypt every stored provider key under the first FERNET_KEYS key."""
 
+from auditlog.models import LogEntry
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
@@ -23,5 +24,12 @@ class Command(BaseCommand):
             except crypto.KeyDecryptionError as exc:
                 raise CommandError(f"{account.name}: {exc}; nothing was changed") from None
             account.save(update_fields=["encrypted_key"])
+            # The audit log never records the key field; it records that a rotation happened.
+            LogEntry.objects.log_create(
+                account,
+                force_log=True,
+                action=LogEntry.Action.UPDATE,
+                changes={"key": ["encrypted", "re-encrypted with the first FERNET_KEYS key"]},
+            )
             rotated += 1
         self.stdout.write(f"Re-encrypted {rotated} provider key(s) with the first FERNET_KEYS key.")
