@@ -324,5 +324,7 @@ LOGGING = {
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
         "pgserver": {"level": "WARNING"},
+        # Each failed login is a WARNING; its INFO lines (a reset per login) are noise.
+        "axes": {"level": "WARNING"},
     },
 }

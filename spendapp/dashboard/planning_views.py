@@ -492,6 +492,7 @@ def scenario_save(request):
     if not name:
         errors.append("name: give the scenario a name")
     if errors:
+        messages.error(request, "; ".join(errors))
         return scenarios(request)
     slug = request.POST.get("slug", "")
     scenario = _get_scenario(slug) if slug else Scenario(owner=request.user)

@@ -105,8 +105,8 @@ def engineer(client, erin):
         ({"transforms": "[" * 5000 + "]" * 5000}, "transforms: nested more than"),
         ({"transforms": '[{"type": "growth", "factor": 1e300}]'}, "transforms[0].factor"),
         ({"transforms": "[]", "name": "x" * 201}, "name: at most 200 characters"),
-        ({"transforms": "[]", "name": "a\x00b"}, "name: must not contain NUL"),
-        ({"transforms": "[]", "notes": "a\x00b"}, "notes: must not contain NUL"),
+        ({"transforms": "[]", "name": "a\x00b"}, "name: must not contain"),
+        ({"transforms": "[]", "notes": "a\x00b"}, "notes: must not contain"),
     ],
 )
 @pytest.mark.parametrize("url", ["/scenarios/", "/scenarios/save/"])
