@@ -119,6 +119,7 @@ FORMS = {
 @pytest.mark.parametrize("path", sorted(FORMS))
 def test_no_form_input_breaks_a_form(finance, path):
     _check(finance.get("/scenarios/"))  # the day's forecast, stored once (see above)
+
     @FUZZ
     @given(st.fixed_dictionaries({}, optional=FORMS[path]))
     def fuzz(form):
