@@ -49,10 +49,11 @@ MAX_DEPTH = 6  # spec > transforms > transform > prices/where > value, with room
 MAX_NAME_LENGTH = 200  # Scenario.name's max_length
 MAX_NOTES_LENGTH = 2000
 # Upper bounds of the open-ended numbers: far beyond any sensible plan, far below overflow.
+# Together, compounded over a long horizon, they still price within Decimal's 28 digits.
 MAX_RATIO = 100.0  # token_ratio, growth factor
-MAX_MONTHLY = 10.0  # growth or price change per month (+1000%)
+MAX_MONTHLY = 1.0  # growth or price change per month (+100%, compounding)
 MAX_MONTHS = 120.0  # ramp length
-MAX_PRICE = 1_000_000.0  # per million tokens or per request
+MAX_PRICE = 10_000.0  # per million tokens or per request
 FIRST_YEAR, LAST_YEAR = 2000, 2100
 _FIELDS = {
     "shift": {"from", "to", "share", "start", "ramp", "months", "token_ratio"},

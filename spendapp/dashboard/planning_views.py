@@ -357,6 +357,9 @@ def _results(specs: list[dict], errors: list[str]):
     except (ScenarioError, ForecastError) as exc:
         if not specs:
             return str(exc).removeprefix("history: "), []
+    except ArithmeticError:  # Decimal overflow: numbers valid alone, not together
+        if not specs:
+            raise
     baseline, results = _results([], errors)
     if isinstance(baseline, str):
         return baseline, []
@@ -365,6 +368,11 @@ def _results(specs: list[dict], errors: list[str]):
             results.append(forecasts.scenario_results([spec])[1])
         except (ScenarioError, ForecastError) as exc:
             errors.append(f"{spec.get('name', 'Scenario')}: {exc}")
+        except ArithmeticError:
+            errors.append(
+                f"{spec.get('name', 'Scenario')}: transforms: together, these numbers are too "
+                "large to price (lower a growth, a price or a ratio)"
+            )
     return baseline, results
 
 

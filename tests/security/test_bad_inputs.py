@@ -6,6 +6,7 @@ One test per input, as the review listed them (32 of 1,814 inputs tried).
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
 
@@ -68,3 +69,27 @@ def test_a_focus_import_with_an_edge_date_or_a_nul_byte_is_a_row_error(cells, me
         import_focus_csv(io.BytesIO(_csv([_row(**cells)])), account_name="GCP")
     assert any(message in error for error in caught.value.errors), caught.value.errors
     assert not CostLineItem.objects.exists()
+
+
+def test_the_largest_allowed_numbers_together_give_a_clear_400_not_a_500(finance):
+    # Each number is within its range; compounded together they overflow Decimal's 28 digits.
+    worst = [
+        {"type": "growth", "monthly": 1},
+        {"type": "growth", "factor": 100},
+        {
+            "type": "price_change",
+            "model": "gpt-5.5",
+            "monthly_change": 1,
+            "prices": {"input": 10_000, "output": 10_000},
+        },
+        {
+            "type": "shift",
+            "from": {"model": "gpt-5.4-mini"},
+            "to": "gpt-5.5",
+            "share": 1,
+            "token_ratio": 100,
+        },
+    ]
+    response = finance.post("/scenarios/", {"name": "Worst", "transforms": json.dumps(worst)})
+    assert response.status_code == 400
+    assert "transforms: together, these numbers are too large to price" in response.content.decode()

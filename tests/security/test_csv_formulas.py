@@ -56,8 +56,11 @@ def formula_names(spend_data, accounts):
     rule.valid_from = date(2026, 1, 1)
     rule.full_clean()
     rule.save()
-    ProviderEntity.objects.create(
-        account=accounts["openai"], kind="project", external_id="proj_support", name=PROJECT
+    ProviderEntity.objects.update_or_create(
+        account=accounts["openai"],
+        kind="project",
+        external_id="proj_support",
+        defaults={"name": PROJECT},
     )
     recompute_allocation(date(2026, 8, 1), date(2026, 8, 31))
     return team
@@ -68,7 +71,9 @@ def _cells(text: str) -> list[str]:
 
 
 def _assert_no_formula(text: str) -> None:
-    risky = [c for c in _cells(text) if c[:1] in "=+@\t\r" or (c[:1] == "-" and c[1:2].isalpha())]
+    risky = [
+        c for c in _cells(text) if c and (c[0] in "=+@\t\r" or (c[0] == "-" and c[1:2].isalpha()))
+    ]
     assert risky == []
 
 

