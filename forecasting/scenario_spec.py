@@ -21,11 +21,19 @@ Transform types and fields (defaults in brackets):
 
 ``fewer_calls``, ``shorter_context`` and ``cache_hit`` also accept ``where``, ``start``,
 ``ramp`` and ``months``. ``where`` is ``{"model"|"tier"|"project": name}``.
+
+Limits (an Engineering user must not be able to stall the site with one POST): at most
+`MAX_TRANSFORMS` transforms, JSON text of at most `MAX_JSON_BYTES`, nesting of at most
+`MAX_DEPTH`, every number finite and inside its range, names of at most `MAX_NAME_LENGTH`
+characters and notes of at most `MAX_NOTES_LENGTH`, no NUL or other control characters. The
+cheap checks (size, count, depth) run before any per-transform work.
 """
 
 from __future__ import annotations
 
 import copy
+import json
+import math
 from collections.abc import Mapping
 
 import pandas as pd
@@ -35,6 +43,18 @@ from forecasting.errors import ScenarioError
 RAMPS = ("step", "linear", "s-curve")
 SELECTORS = ("model", "tier", "project")
 PRICE_FIELDS = ("input", "cached_input", "output", "request")
+MAX_TRANSFORMS = 20
+MAX_JSON_BYTES = 64 * 1024
+MAX_DEPTH = 6  # spec > transforms > transform > prices/where > value, with room to spare
+MAX_NAME_LENGTH = 200  # Scenario.name's max_length
+MAX_NOTES_LENGTH = 2000
+# Upper bounds of the open-ended numbers: far beyond any sensible plan, far below overflow.
+# Together, compounded over a long horizon, they still price within Decimal's 28 digits.
+MAX_RATIO = 100.0  # token_ratio, growth factor
+MAX_MONTHLY = 1.0  # growth or price change per month (+100%, compounding)
+MAX_MONTHS = 120.0  # ramp length
+MAX_PRICE = 10_000.0  # per million tokens or per request
+FIRST_YEAR, LAST_YEAR = 2000, 2100
 _FIELDS = {
     "shift": {"from", "to", "share", "start", "ramp", "months", "token_ratio"},
     "route": {"small", "frontier", "share", "tier", "start", "ramp", "months", "token_ratio"},
@@ -46,24 +66,76 @@ _FIELDS = {
 }
 
 
-def _number(path: str, value: object, lo: float | None, hi: float | None, *, open_lo=False):
+def _number(path: str, value: object, lo: float, hi: float, *, open_lo=False):
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ScenarioError(f"{path}: must be a number, got {value!r}")
-    value = float(value)
-    if lo is not None and (value < lo or (open_lo and value == lo)):
-        bound = f"greater than {lo:g}" if open_lo else f"at least {lo:g}"
-        if hi is not None:
-            bound = f"between {lo:g} and {hi:g}"
+        raise ScenarioError(f"{path}: must be a number, got {_short(value)}")
+    try:
+        value = float(value)
+    except OverflowError:  # an int with hundreds of digits
+        raise ScenarioError(f"{path}: must be between {lo:g} and {hi:g}") from None
+    if not math.isfinite(value):
+        raise ScenarioError(f"{path}: must be a finite number, got {value}")
+    if value < lo or (open_lo and value == lo) or value > hi:
+        bound = (
+            f"greater than {lo:g} and at most {hi:g}" if open_lo else f"between {lo:g} and {hi:g}"
+        )
         raise ScenarioError(f"{path}: must be {bound}, got {value:g}")
-    if hi is not None and value > hi:
-        raise ScenarioError(f"{path}: must be between {lo:g} and {hi:g}, got {value:g}")
+    return value
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:57]}..."
+
+
+def _text(path: str, value: object, max_length: int) -> str:
+    if not isinstance(value, str):
+        raise ScenarioError(f"{path}: must be a string, got {_short(value)}")
+    if len(value) > max_length:
+        raise ScenarioError(f"{path}: at most {max_length} characters, got {len(value)}")
+    if any(ord(c) < 32 and c not in "\t\n\r" for c in value):
+        raise ScenarioError(f"{path}: must not contain NUL or other control characters")
     return value
 
 
 def _name(path: str, value: object) -> str:
     if not isinstance(value, str) or not value:
-        raise ScenarioError(f"{path}: must be a non-empty string, got {value!r}")
-    return value
+        raise ScenarioError(f"{path}: must be a non-empty string, got {_short(value)}")
+    return _text(path, value, MAX_NAME_LENGTH)
+
+
+def _depth(value: object) -> int:
+    """Nesting depth of lists and dicts, without recursion (a deep value must not crash us)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, Mapping | list | tuple):
+            deepest = max(deepest, depth)
+            if depth > MAX_DEPTH:
+                return depth
+            children = item.values() if isinstance(item, Mapping) else item
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def _reject_constant(name: str):
+    raise ScenarioError(f"transforms: {name} is not a number JSON allows")
+
+
+def parse_transforms(text: str, path: str = "transforms") -> object:
+    """Parse the JSON text of a spec or its transforms, within `MAX_JSON_BYTES` and
+    `MAX_DEPTH` (checked before and after parsing: Python's parser recurses)."""
+    if len(text.encode()) > MAX_JSON_BYTES:
+        raise ScenarioError(f"{path}: at most {MAX_JSON_BYTES // 1024} KB of JSON")
+    depth = 0
+    for char in text:  # brackets inside strings count too: a safe over-estimate
+        depth += (char in "[{") - (char in "]}")
+        if depth > MAX_DEPTH:
+            raise ScenarioError(f"{path}: nested more than {MAX_DEPTH} levels deep")
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise ScenarioError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
 
 
 def _selector(path: str, value: object) -> dict[str, str]:
@@ -76,18 +148,23 @@ def _selector(path: str, value: object) -> dict[str, str]:
 def _date(path: str, value: object) -> str | None:
     if value is None:
         return None
+    if not isinstance(value, str) or len(value) > 40:
+        raise ScenarioError(f"{path}: must be an ISO date, got {_short(value)}")
     try:
-        return pd.Timestamp(value).date().isoformat()
-    except (TypeError, ValueError):
-        raise ScenarioError(f"{path}: must be an ISO date, got {value!r}") from None
+        day = pd.Timestamp(value).date()
+    except (TypeError, ValueError, OverflowError):
+        raise ScenarioError(f"{path}: must be an ISO date, got {_short(value)}") from None
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise ScenarioError(f"{path}: must be between {FIRST_YEAR} and {LAST_YEAR}, got {day}")
+    return day.isoformat()
 
 
 def _ramp(path: str, t: dict) -> None:
     ramp = t.get("ramp", "step")
     if ramp not in RAMPS:
-        raise ScenarioError(f"{path}.ramp: must be one of {RAMPS}, got {ramp!r}")
+        raise ScenarioError(f"{path}.ramp: must be one of {RAMPS}, got {_short(ramp)}")
     t["ramp"] = ramp
-    t["months"] = _number(f"{path}.months", t.get("months", 12), 0, None, open_lo=True)
+    t["months"] = _number(f"{path}.months", t.get("months", 12), 0, MAX_MONTHS, open_lo=True)
 
 
 def _validate_transform(path: str, raw: object) -> dict:
@@ -95,10 +172,12 @@ def _validate_transform(path: str, raw: object) -> dict:
         raise ScenarioError(f"{path}: must be an object")
     kind = raw.get("type")
     if kind not in _FIELDS:
-        raise ScenarioError(f"{path}.type: must be one of {tuple(_FIELDS)}, got {kind!r}")
+        raise ScenarioError(f"{path}.type: must be one of {tuple(_FIELDS)}, got {_short(kind)}")
     unknown = set(raw) - _FIELDS[kind] - {"type"}
     if unknown:
-        raise ScenarioError(f"{path}.{sorted(unknown)[0]}: unknown field for {kind}")
+        raise ScenarioError(
+            f"{path}.{_short(sorted(map(str, unknown))[0])}: unknown field for {kind}"
+        )
     t = dict(copy.deepcopy(raw))
     t["start"] = _date(f"{path}.start", t.get("start"))
     if "where" in t:
@@ -112,7 +191,7 @@ def _validate_transform(path: str, raw: object) -> dict:
             t[field] = _number(f"{path}.{field}", t[field], 0, 1)
     if "token_ratio" in _FIELDS[kind]:
         t["token_ratio"] = _number(
-            f"{path}.token_ratio", t.get("token_ratio", 1.0), 0, None, open_lo=True
+            f"{path}.token_ratio", t.get("token_ratio", 1.0), 0, MAX_RATIO, open_lo=True
         )
     if kind == "shift":
         t["from"] = _selector(f"{path}.from", t.get("from"))
@@ -127,9 +206,9 @@ def _validate_transform(path: str, raw: object) -> dict:
         if ("factor" in t) == ("monthly" in t):
             raise ScenarioError(f"{path}.factor: give exactly one of 'factor' or 'monthly'")
         if "factor" in t:
-            t["factor"] = _number(f"{path}.factor", t["factor"], 0, None, open_lo=True)
+            t["factor"] = _number(f"{path}.factor", t["factor"], 0, MAX_RATIO, open_lo=True)
         else:
-            t["monthly"] = _number(f"{path}.monthly", t["monthly"], -1, None, open_lo=True)
+            t["monthly"] = _number(f"{path}.monthly", t["monthly"], -1, MAX_MONTHLY, open_lo=True)
     return t
 
 
@@ -142,11 +221,13 @@ def _validate_price_change(path: str, t: dict) -> None:
             raise ScenarioError(f"{path}.prices: must be an object of prices")
         for key, value in t["prices"].items():
             if key not in PRICE_FIELDS:
-                raise ScenarioError(f"{path}.prices.{key}: unknown price, use {PRICE_FIELDS}")
-            t["prices"][key] = _number(f"{path}.prices.{key}", value, 0, None)
+                raise ScenarioError(
+                    f"{path}.prices.{_short(key)}: unknown price, use {PRICE_FIELDS}"
+                )
+            t["prices"][key] = _number(f"{path}.prices.{key}", value, 0, MAX_PRICE)
     if "monthly_change" in t:
         t["monthly_change"] = _number(
-            f"{path}.monthly_change", t["monthly_change"], -1, None, open_lo=True
+            f"{path}.monthly_change", t["monthly_change"], -1, MAX_MONTHLY, open_lo=True
         )
 
 
@@ -170,16 +251,20 @@ def validate_spec(spec: object) -> dict:
     """
     if not isinstance(spec, Mapping):
         raise ScenarioError("spec: must be an object with 'name' and 'transforms'")
-    name = _name("name", spec.get("name"))
     transforms = spec.get("transforms")
     if not isinstance(transforms, list):
         raise ScenarioError("transforms: must be a list")
+    if len(transforms) > MAX_TRANSFORMS:
+        raise ScenarioError(f"transforms: at most {MAX_TRANSFORMS}, got {len(transforms)}")
+    if _depth(spec) > MAX_DEPTH:
+        raise ScenarioError(f"transforms: nested more than {MAX_DEPTH} levels deep")
+    name = _name("name", spec.get("name"))
     unknown = set(spec) - {"name", "description", "transforms"}
     if unknown:
-        raise ScenarioError(f"{sorted(unknown)[0]}: unknown field")
+        raise ScenarioError(f"{_short(sorted(map(str, unknown))[0])}: unknown field")
     return {
         "name": name,
-        "description": str(spec.get("description", "")),
+        "description": _text("description", spec.get("description", ""), MAX_NOTES_LENGTH),
         "transforms": [
             _validate_transform(f"transforms[{i}]", t) for i, t in enumerate(transforms)
         ],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+from datetime import timedelta
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -63,6 +65,9 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_celery_beat",
     "django_celery_results",
+    "axes",
+    "csp",
+    "auditlog",
     "spendapp.core",
     "spendapp.providers",
     "spendapp.usage",
@@ -84,8 +89,16 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Every view needs a logged-in user unless it is marked @login_not_required.
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    # 400 for a NUL byte in any parameter; Cache-Control: private, no-store once logged in.
+    "spendapp.core.middleware.RejectNulMiddleware",
+    "spendapp.core.middleware.PrivateCacheMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Who changed a configuration row, for the audit log.
+    "auditlog.middleware.AuditlogMiddleware",
+    # Last, as django-axes asks: answers 429 while a login is locked out.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "spendapp.urls"
@@ -130,6 +143,20 @@ _options["options"] = f"{_options.get('options', '')} -c work_mem={DATABASE_WORK
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- auth ------------------------------------------------------------------------------------
+AUTHENTICATION_BACKENDS = [
+    # First: counts failed logins and refuses a locked-out username + address.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# django-axes: 5 wrong passwords for one username from one address lock that pair out for
+# 15 minutes (429); each failure is logged (logger axes.handlers.database) and stored as an
+# access attempt shown in the admin.
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, min_value=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15, min_value=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_IPWARE_PROXY_COUNT = 1 if env_bool("BEHIND_TLS_PROXY", False) else None
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
@@ -250,6 +277,38 @@ else:
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
 
 # --- security (production: DEBUG off) --------------------------------------------------------
+# Content-Security-Policy (django-csp), enforced: scripts and style sheets only from our own
+# static files (Plotly included), no inline script, no eval. Style *attributes* stay allowed
+# (chart colour swatches, tree indents); they cannot run code. The one hash is that of the
+# empty string: Plotly adds an empty <style> element and fills it through the CSSOM
+# (insertRule), which CSP permits; any inline style element with content stays blocked.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='"],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+# The audit log (django-auditlog): who changed which configuration row, when, and what.
+# Provider keys are never recorded (their ciphertext neither); `rotate_keys` logs a rotation.
+AUDITLOG_INCLUDE_TRACKING_MODELS = (
+    {"model": "providers.provideraccount", "exclude_fields": ["encrypted_key"]},
+    {"model": "budgets.budget", "m2m_fields": {"notify_users", "notify_groups"}},
+    "allocation.team",
+    "allocation.allocationrule",
+    "allocation.sharedcost",
+    "allocation.sharedcostshare",
+    "usage.priceoverride",
+    "forecasting.scenario",
+)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -277,6 +336,17 @@ elif not DEBUG and env_bool("SECURE_SSL_REDIRECT", False):
         "nothing serves, or loop."
     )
 
+# Networks budget webhooks may reach although they are private (an internal chat server);
+# loopback, private, link-local and metadata addresses are refused otherwise.
+OUTBOUND_ALLOWED_NETWORKS = env_list("OUTBOUND_ALLOWED_NETWORKS", [])
+for _network in OUTBOUND_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"OUTBOUND_ALLOWED_NETWORKS: {_network!r} is not a network such as 10.20.0.0/16"
+        ) from None
+
 # --- logging ---------------------------------------------------------------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
 LOGGING = {
@@ -301,5 +371,7 @@ LOGGING = {
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
         "pgserver": {"level": "WARNING"},
+        # Each failed login is a WARNING; its INFO lines (a reset per login) are noise.
+        "axes": {"level": "WARNING"},
     },
 }

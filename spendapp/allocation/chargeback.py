@@ -8,7 +8,6 @@ written at full precision, so the files add up to the rollup to the last decimal
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import re
@@ -26,6 +25,8 @@ from django.template.loader import render_to_string
 
 from spendapp.allocation.models import ChargebackEmail, SharedCost, Team
 from spendapp.allocation.queries import UNALLOCATED_LABEL, filtered, spend_by_team, subtree_ids
+from spendapp.core.csvfiles import SafeDictWriter, SafeWriter
+from spendapp.core.inputs import check_day
 from spendapp.providers.models import PROVIDER_CHOICES, ProviderEntity
 
 TOP_MODELS = 3
@@ -43,8 +44,8 @@ def parse_month(text: str | None, *, default: date | None = None) -> date:
         return default
     match = _MONTH.match(text.strip())
     if not match or not 1 <= int(match[2]) <= 12:
-        raise ValueError(f"month: expected YYYY-MM, got {text!r}")
-    return date(int(match[1]), int(match[2]), 1)
+        raise ValueError(f"month: expected YYYY-MM, got {text[:40]!r}")
+    return check_day(date(int(match[1]), int(match[2]), 1), "month")
 
 
 def month_end(month: date) -> date:
@@ -276,7 +277,7 @@ CSV_COLUMNS = (
 def chargeback_csv(report: Chargeback) -> str:
     """Team lines, then cost-centre lines, then the total: each section sums to the total."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = SafeWriter(out)
     writer.writerow(CSV_COLUMNS)
     for line in [*report.teams, *report.cost_centres, report.total]:
         writer.writerow(
@@ -427,7 +428,7 @@ def focus_rows(month: date, *, team_id: int | None = None) -> Iterator[dict]:
 def focus_csv(month: date, *, team_id: int | None = None) -> Iterator[str]:
     """The FOCUS export as CSV text, line by line (streamed to the browser)."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=FOCUS_COLUMNS)
+    writer = SafeDictWriter(buffer, fieldnames=FOCUS_COLUMNS)
 
     def flush() -> str:
         text = buffer.getvalue()

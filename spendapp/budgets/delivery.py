@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from spendapp.budgets.emails import make_message
 from spendapp.budgets.models import DeliveryAttempt, Notification
+from spendapp.core.outbound import check_url
 
 log = logging.getLogger(__name__)
 WEBHOOK_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
@@ -73,11 +74,15 @@ def _send(notification: Notification) -> None:
 
 
 def _post_webhook(notification: Notification) -> None:
+    # Checked again at send time: the host may resolve elsewhere than when it was saved.
+    check_url(notification.recipient)
     response = httpx.post(
         notification.recipient,
         content=notification.body_text.encode(),
         headers={"Content-Type": "application/json", "User-Agent": "Spendapp alerts"},
         timeout=WEBHOOK_TIMEOUT,
+        follow_redirects=False,  # a redirect could point inward; 3xx counts as a failure
     )
     if response.status_code >= 300:
-        raise DeliveryError(f"HTTP {response.status_code}: {response.text[:200]}")
+        # The status line only: a body is whatever the far end chose to put in our log.
+        raise DeliveryError(f"HTTP {response.status_code} {response.reason_phrase}"[:100])

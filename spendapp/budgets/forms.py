@@ -8,6 +8,7 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 
 from spendapp.budgets.models import Budget
+from spendapp.budgets.validation import MAX_RECIPIENTS, split_emails
 from spendapp.core.roles import FINANCE
 
 RECIPIENT_FIELDS = ("notify_users", "notify_groups", "extra_emails", "webhook_url")
@@ -96,3 +97,18 @@ class BudgetForm(forms.ModelForm):
             if values:
                 return True
         return False
+
+    def clean(self):
+        cleaned = super().clean()
+        users = {u.pk for u in cleaned.get("notify_users") or ()}
+        groups = cleaned.get("notify_groups") or ()
+        if groups:
+            members = get_user_model().objects.filter(is_active=True, groups__in=groups)
+            users |= set(members.values_list("pk", flat=True))
+        total = len(users) + len(split_emails(cleaned.get("extra_emails", "")))
+        if total > MAX_RECIPIENTS:
+            self.add_error(
+                "notify_groups",
+                f"An alert may go to at most {MAX_RECIPIENTS} recipients; these are {total}.",
+            )
+        return cleaned

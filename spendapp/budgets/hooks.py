@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from django.db.models import Q
 from django.utils import timezone
 
 from spendapp.budgets.models import AlertEvent, Notification
-from spendapp.core.roles import can_view_dashboards
+from spendapp.core.roles import can_acknowledge, can_view_dashboards, sees_account_alerts
 
 BANNER_DAYS = 14
 STUCK_SENDING = timedelta(hours=1)
@@ -32,10 +33,13 @@ def active_alerts(user, *, limit: int = 10) -> list[AlertEvent]:
         .select_related("budget", "account")
         .order_by("-created_at")
     )
-    if not user.is_staff:
+    if not sees_account_alerts(user):
         alerts = alerts.filter(budget__isnull=False)
     muted = set(user.muted_budgets.values_list("pk", flat=True))
-    return [a for a in alerts[: limit + len(muted) * 5] if a.budget_id not in muted][:limit]
+    shown = [a for a in alerts[: limit + len(muted) * 5] if a.budget_id not in muted][:limit]
+    for alert in shown:
+        alert.can_acknowledge = can_acknowledge(user, alert)
+    return shown
 
 
 def recent_delivery_failures(*, days: int = 7, limit: int = 50) -> list[Notification]:
@@ -48,8 +52,20 @@ def recent_delivery_failures(*, days: int = 7, limit: int = 50) -> list[Notifica
     failed = Q(status=Notification.Status.FAILED) | Q(
         status=Notification.Status.SENDING, updated_at__lt=now - STUCK_SENDING
     )
-    return list(
+    found = list(
         Notification.objects.filter(failed, created_at__gte=now - timedelta(days=days))
         .select_related("event", "event__budget", "event__account", "budget")
         .order_by("-created_at")[:limit]
     )
+    for notification in found:
+        notification.recipient_shown = shown_recipient(notification)
+    return found
+
+
+def shown_recipient(notification: Notification) -> str:
+    """A webhook URL's path often is its secret (Slack's /services/T../B../token): the page
+    shows its scheme and host only; email addresses are shown whole."""
+    if notification.channel != Notification.Channel.WEBHOOK:
+        return notification.recipient
+    parts = urlsplit(notification.recipient)
+    return f"{parts.scheme}://{parts.hostname or '?'}/…"

@@ -7,17 +7,21 @@ commit together; the delivery tasks are queued only after the commit.
 from __future__ import annotations
 
 import json
+import logging
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from spendapp.budgets.emails import render_message
 from spendapp.budgets.models import AlertEvent, Budget, Notification
-from spendapp.budgets.validation import split_emails
+from spendapp.budgets.validation import MAX_RECIPIENTS, split_emails
 from spendapp.core.roles import FINANCE
+
+log = logging.getLogger(__name__)
 
 TEMPLATES = {
     AlertEvent.Kind.THRESHOLD: "threshold",
@@ -47,15 +51,26 @@ def budget_recipients(budget: Budget) -> list[str]:
         e.lower() for e in user_model.objects.filter(pk__in=muted).values_list("email", flat=True)
     }
     extra = [e for e in split_emails(budget.extra_emails) if e.lower() not in muted_emails]
-    return _unique([*_addresses(users), *extra])
+    recipients = _unique([*_addresses(users[:MAX_RECIPIENTS]), *extra])
+    if len(recipients) > MAX_RECIPIENTS:
+        # Forms refuse more; a group that grew past the cap must not fan out unbounded.
+        log.warning(
+            "budget %s: %d recipients, only the first %d notified",
+            budget.pk,
+            len(recipients),
+            MAX_RECIPIENTS,
+        )
+    return recipients[:MAX_RECIPIENTS]
 
 
 def admin_recipients() -> list[str]:
-    users = (
-        get_user_model()
-        .objects.filter(is_active=True)
-        .filter(Q(is_staff=True) | Q(is_superuser=True))
-    )
+    """Superusers and whoever may change provider accounts (directly or through a group)."""
+    may_change = Q(codename="change_provideraccount", content_type__app_label="providers")
+    perm = Permission.objects.filter(may_change).first()
+    admins = Q(is_superuser=True)
+    if perm is not None:
+        admins |= Q(user_permissions=perm) | Q(groups__permissions=perm)
+    users = get_user_model().objects.filter(is_active=True).filter(admins).distinct()
     return _unique(_addresses(users))
 
 

@@ -9,10 +9,15 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
+from spendapp.core.outbound import UnsafeURL, check_url
 from spendapp.providers.models import PROVIDER_CHOICES, ProviderEntity
 from spendapp.usage.models import DailySpend, ModelTier
 
 _SPLIT = re.compile(r"[,;\s]+")
+# One alert queues one message per recipient: a budget may reach at most this many addresses
+# (users, group members and extra addresses together), and list at most MAX_EXTRA_EMAILS.
+MAX_RECIPIENTS = 100
+MAX_EXTRA_EMAILS = 50
 
 
 def split_emails(text: str) -> list[str]:
@@ -61,7 +66,16 @@ def validate_budget(budget) -> None:
         )
     _check_scope(budget, add)
     _check_thresholds(budget.thresholds, add)
-    for address in split_emails(budget.extra_emails):
+    if budget.webhook_url:
+        try:
+            check_url(budget.webhook_url)
+        except UnsafeURL as exc:
+            add("webhook_url", f"Alerts cannot be sent there: {exc}.")
+    extra = split_emails(budget.extra_emails)
+    if len(extra) > MAX_EXTRA_EMAILS:
+        add("extra_emails", f"At most {MAX_EXTRA_EMAILS} addresses; got {len(extra)}.")
+        extra = []
+    for address in extra:
         try:
             validate_email(address)
         except ValidationError:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Prefetch, Q
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
@@ -17,7 +18,7 @@ from spendapp.budgets.forms import BudgetForm
 from spendapp.budgets.models import AlertEvent, Budget, Notification
 from spendapp.budgets.pages import budget_row
 from spendapp.budgets.validation import known_scope_values
-from spendapp.core.roles import FINANCE, dashboard_view, role_required
+from spendapp.core.roles import FINANCE, can_acknowledge, dashboard_view, role_required
 
 budget_editor = role_required(FINANCE)
 
@@ -120,10 +121,12 @@ def budget_mute(request, pk: int):
 @require_POST
 @dashboard_view
 def alert_acknowledge(request, pk: int):
-    alerts = AlertEvent.objects.filter(pk=pk, acknowledged_at__isnull=True)
-    if not request.user.is_staff:
-        alerts = alerts.filter(budget__isnull=False)  # account alerts are the admins'
-    alerts.update(acknowledged_at=timezone.now(), acknowledged_by=request.user)
+    alert = get_object_or_404(AlertEvent, pk=pk)
+    if not can_acknowledge(request.user, alert):
+        raise PermissionDenied("Acknowledging hides the alert for everyone; your role cannot.")
+    AlertEvent.objects.filter(pk=pk, acknowledged_at__isnull=True).update(
+        acknowledged_at=timezone.now(), acknowledged_by=request.user
+    )
     target = request.POST.get("next") or "/"
     if not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
         target = "/"

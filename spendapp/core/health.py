@@ -1,12 +1,19 @@
-"""Readiness checks behind /healthz: each returns None when healthy, else a short reason."""
+"""Readiness checks behind /healthz: each returns None when healthy, else a short reason.
+
+/healthz answers anyone, so a reason is a fixed phrase; the driver's text (host, port, role,
+paths) goes to the log only.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
 from django.conf import settings
 from django.db import connection
+
+log = logging.getLogger(__name__)
 
 
 def check_database() -> str | None:
@@ -14,8 +21,9 @@ def check_database() -> str | None:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             cursor.fetchone()
-    except Exception as exc:  # any driver error means "not ready"; the reason is reported
-        return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    except Exception:  # any driver error means "not ready"; the detail is logged
+        log.warning("healthz: the database check failed", exc_info=True)
+        return "cannot reach the database"
     return None
 
 
@@ -27,13 +35,15 @@ def check_broker() -> str | None:
         for key in ("data_folder_in", "control_folder"):
             folder = Path(options[key])
             if not folder.is_dir() or not os.access(folder, os.W_OK):
-                return f"broker folder {folder} is missing or not writable"
+                log.warning("healthz: broker folder %s is missing or not writable", folder)
+                return "a broker folder is missing or not writable"
         return None
     from kombu import Connection
 
     try:
         with Connection(url, connect_timeout=2) as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
-    except Exception as exc:  # kombu raises transport-specific errors
-        return f"{type(exc).__name__}: cannot reach the broker"
+    except Exception:  # kombu raises transport-specific errors
+        log.warning("healthz: the broker check failed", exc_info=True)
+        return "cannot reach the broker"
     return None

@@ -3,29 +3,8 @@
 
 from __future__ import annotations
 
-import csv
-
+from spendapp.core.csvfiles import SafeWriter
 from spendapp.usage.queries import MEASURE_FIELDS, SpendQuery
-
-# Spreadsheets run cells starting with these as formulas; a provider-reported name must not.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value) -> str:
-    if value is None:
-        return ""
-    text = str(value)
-    if isinstance(value, str) and text.startswith(_FORMULA_STARTS) and not _is_number(text):
-        return "'" + text
-    return text
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def spend_columns(query: SpendQuery) -> list[str]:
@@ -33,8 +12,8 @@ def spend_columns(query: SpendQuery) -> list[str]:
 
 
 def write_spend_csv(out, query: SpendQuery, rows: list[dict]) -> None:
-    writer = csv.writer(out)
+    writer = SafeWriter(out)
     columns = spend_columns(query)
     writer.writerow(columns)
     for row in rows:
-        writer.writerow([_cell(row[column]) for column in columns])
+        writer.writerow([row[column] for column in columns])

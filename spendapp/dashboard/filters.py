@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from urllib.parse import urlencode
 
+from spendapp.core.inputs import parse_day
 from spendapp.usage.queries import (
     GRANULARITIES,
     GROUPINGS,
@@ -135,9 +136,9 @@ def _parse_date(params, name: str, default: date, errors: list[str]) -> date:
     if not raw:
         return default
     try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        errors.append(f"{name}: expected a date as YYYY-MM-DD, got {raw[:40]!r}")
+        return parse_day(raw, name)
+    except ValueError as exc:
+        errors.append(str(exc))
         return default
 
 

@@ -31,7 +31,8 @@ from forecasting.runs.history import default_as_of, spend_history
 from forecasting.runs.models import SPEND, ForecastPoint, Scenario, SeriesForecast
 from forecasting.runs.projections import month_projection
 from forecasting.runs.scenarios import MAX_COMPARED, preset_specs, price_table, scenario_results
-from spendapp.core.roles import can_save_scenarios, dashboard_view
+from forecasting.scenario_spec import MAX_JSON_BYTES, parse_transforms
+from spendapp.core.roles import can_manage_scenario, can_save_scenarios, dashboard_view
 from spendapp.dashboard import charts, queries
 from spendapp.dashboard.filters import GROUPING_LABELS
 from spendapp.dashboard.series import label_for
@@ -47,6 +48,7 @@ PAST_RUNS = 4  # earlier runs shown against what happened
 PAST_SPACING_DAYS = 7  # ... at least a week apart, so they do not all cover the same days
 PAST_SCAN = 120  # checked runs looked at to pick those from
 MAX_SCENARIOS = MAX_COMPARED
+MAX_BODY_BYTES = MAX_JSON_BYTES + 8 * 1024  # the transforms plus name, notes and the token
 BAND_COLOR = "#0f4c81"
 BASIS_LABELS = {
     "billed": "billed spend",
@@ -360,22 +362,23 @@ def _selected_specs(keys: list[str], presets: dict, errors: list[str]) -> list[t
 
 def _draft_spec(request) -> tuple[dict | None, str, list[str]]:
     """The scenario of the build/edit form (POST), validated: (spec, raw JSON, errors)."""
+    length = request.META.get("CONTENT_LENGTH") or "0"
+    if not length.isdigit() or int(length) > MAX_BODY_BYTES:
+        # Checked before Django parses the body; the form is shown again without it.
+        return None, "", [f"request: at most {MAX_BODY_BYTES // 1024} KB"]
     raw = request.POST.get("transforms", "").strip() or "[]"
     name = request.POST.get("name", "").strip()
-    try:
-        transforms = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        return None, raw, [f"transforms: not valid JSON ({exc.msg} at line {exc.lineno})"]
     try:
         spec = validate_spec(
             {
                 "name": name or "Draft",
                 "description": request.POST.get("notes", ""),
-                "transforms": transforms,
+                "transforms": parse_transforms(raw),
             }
         )
     except ScenarioError as exc:
-        return None, raw, [str(exc)]
+        # The spec's description is the form's notes field.
+        return None, raw[:MAX_JSON_BYTES], [str(exc).replace("description:", "notes:", 1)]
     return spec, raw, []
 
 
@@ -391,6 +394,9 @@ def _results(specs: list[dict], errors: list[str]):
     except (ScenarioError, ForecastError) as exc:
         if not specs:
             return str(exc).removeprefix("history: "), []
+    except ArithmeticError:  # Decimal overflow: numbers valid alone, not together
+        if not specs:
+            raise
     baseline, results = _results([], errors)
     if isinstance(baseline, str):
         return baseline, []
@@ -399,6 +405,11 @@ def _results(specs: list[dict], errors: list[str]):
             results.append(scenario_results([spec])[1])
         except (ScenarioError, ForecastError) as exc:
             errors.append(f"{spec.get('name', 'Scenario')}: {exc}")
+        except ArithmeticError:
+            errors.append(
+                f"{spec.get('name', 'Scenario')}: transforms: together, these numbers are too "
+                "large to price (lower a growth, a price or a ratio)"
+            )
     return baseline, results
 
 
@@ -529,10 +540,11 @@ def scenario_save(request):
     if not name:
         errors.append("name: give the scenario a name")
     if errors:
+        messages.error(request, "; ".join(errors))
         return scenarios(request)
     slug = request.POST.get("slug", "")
     scenario = _get_scenario(slug) if slug else Scenario(owner=request.user)
-    if slug and not (scenario.owner_id == request.user.pk or request.user.is_staff):
+    if slug and not can_manage_scenario(request.user, scenario):
         raise PermissionDenied("Only the owner (or an admin) can change this scenario.")
     scenario.name, scenario.notes, scenario.spec = name, request.POST.get("notes", ""), spec
     try:
@@ -548,7 +560,7 @@ def scenario_save(request):
 @dashboard_view
 def scenario_delete(request, slug: str):
     scenario = _get_scenario(slug)
-    if not (scenario.owner_id == request.user.pk or request.user.is_staff):
+    if not can_manage_scenario(request.user, scenario):
         raise PermissionDenied("Only the owner (or an admin) can delete this scenario.")
     scenario.delete()
     messages.success(request, f"Scenario “{scenario.name}” deleted.")

@@ -15,6 +15,8 @@ from spendapp.allocation.queries import top_unallocated
 from spendapp.budgets.hooks import active_alerts, recent_delivery_failures
 from spendapp.budgets.models import Budget
 from spendapp.budgets.pages import budget_status
+from spendapp.core.inputs import parse_day
+from spendapp.core.middleware import checks_own_params
 from spendapp.core.roles import dashboard_view
 from spendapp.dashboard import charts, exports, queries
 from spendapp.dashboard.filters import (
@@ -223,6 +225,7 @@ def _explorer_form(state: ExplorerState, known, names, submitted=None, errors=()
     }
 
 
+@checks_own_params
 @dashboard_view
 def explorer(request):
     today = data_today()
@@ -277,6 +280,7 @@ def explorer(request):
     return render(request, "dashboard/explorer.html", context)
 
 
+@checks_own_params
 @dashboard_view
 def explorer_export(request):
     """CSV of exactly the explorer's rows: the same query `manage.py spend --json` runs."""
@@ -344,9 +348,9 @@ def _date_param(request, name: str, default: date, errors: list[str]) -> date:
     if not raw:
         return default
     try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        errors.append(f"{name}: expected a date as YYYY-MM-DD, got {raw[:40]!r}")
+        return parse_day(raw, name)
+    except ValueError as exc:
+        errors.append(str(exc))
         return default
 
 

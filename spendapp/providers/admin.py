@@ -40,6 +40,19 @@ class ProviderAccountForm(forms.ModelForm):
         cleaned = super().clean()
         if not self.instance.pk and not cleaned.get("api_key"):
             self.add_error("api_key", "A new account needs its admin API key.")
+        moved = {"base_url", "provider"} & set(self.changed_data)
+        if (
+            self.instance.pk
+            and moved
+            and self.instance.encrypted_key
+            and not cleaned.get("api_key")
+        ):
+            # The stored key was given for the old host: never send it to a new one.
+            self.add_error(
+                "api_key",
+                "Changing the base URL or provider needs the admin API key again "
+                "(the stored key is never sent to a new host).",
+            )
         return cleaned
 
     def save(self, commit=True):
@@ -106,7 +119,8 @@ class ProviderAccountAdmin(admin.ModelAdmin):
         url = reverse("admin:usage_syncrun_changelist") + f"?account__id__exact={account.pk}"
         return format_html('<a href="{}">Sync runs of this account</a>', url)
 
-    @admin.action(description="Test connection (one small real call)")
+    # Both actions use the stored key: they need the change permission, not just view.
+    @admin.action(description="Test connection (one small real call)", permissions=["change"])
     def test_connection(self, request, queryset):
         for account in queryset:
             try:
@@ -119,7 +133,7 @@ class ProviderAccountAdmin(admin.ModelAdmin):
             else:
                 self.message_user(request, f"{account.name}: {message}", messages.SUCCESS)
 
-    @admin.action(description="Sync now")
+    @admin.action(description="Sync now", permissions=["change"])
     def sync_now(self, request, queryset):
         url = reverse("admin:usage_syncrun_changelist")
         for account in queryset:

@@ -1,7 +1,7 @@
 """Admin page to upload a FOCUS CSV file: the same import as ``manage.py import_costs``.
 
-Staff only. Wired into the SyncRun admin (imports are logged there as runs with trigger
-"import") by ``ImportCostsAdminMixin``::
+Staff with the "add cost line item" permission only. Wired into the SyncRun admin (imports
+are logged there as runs with trigger "import") by ``ImportCostsAdminMixin``::
 
     class SyncRunAdmin(ImportCostsAdminMixin, admin.ModelAdmin): ...
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
+from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.views.decorators.cache import never_cache
@@ -59,6 +60,9 @@ class ImportCostsForm(forms.Form):
 @never_cache
 def import_costs_view(request, admin_site: admin.AdminSite | None = None):
     """GET: the upload form. POST: import, then show the per-line errors or the counts."""
+    if not request.user.has_perm("usage.add_costlineitem"):
+        # Staff alone only opens the admin; importing costs writes spend for everyone.
+        raise PermissionDenied("Importing costs needs the “Can add cost line item” permission.")
     site = admin_site or admin.site
     result = None
     error = None

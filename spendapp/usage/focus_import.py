@@ -60,6 +60,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from spendapp.core.inputs import FIRST_DAY, LAST_DAY, check_day
 from spendapp.providers.models import PROVIDER_CHOICES, ProviderAccount, ProviderEntity
 from spendapp.providers.records import CostRecord
 from spendapp.usage import ingest
@@ -296,7 +297,7 @@ def _moment(text: str) -> datetime:
             day = date.fromisoformat(text)
         except ValueError:
             raise _BadValue(f"{_shown(text)} is not a valid date ({expected})") from None
-        return datetime(day.year, day.month, day.day, tzinfo=UTC)
+        return _in_calendar(text, datetime(day.year, day.month, day.day, tzinfo=UTC))
     if not _DATE_TIME.fullmatch(text):
         raise _BadValue(f"{_shown(text)} is not a date/time ({expected})")
     cleaned = re.sub(r" ?UTC$", "+00:00", text, flags=re.IGNORECASE)
@@ -307,7 +308,15 @@ def _moment(text: str) -> datetime:
         raise _BadValue(f"{_shown(text)} is not a valid date/time ({expected})") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)  # FOCUS times are UTC
-    return moment.astimezone(UTC)
+    return _in_calendar(text, moment.astimezone(UTC))
+
+
+def _in_calendar(text: str, moment: datetime) -> datetime:
+    try:
+        check_day(moment.date(), "date")
+    except ValueError:
+        raise _BadValue(f"{_shown(text)} is outside {FIRST_DAY}..{LAST_DAY}") from None
+    return moment
 
 
 def _sku(text: str) -> tuple[str, str]:
@@ -340,6 +349,9 @@ class _Row:
     def text(self, column: str, max_length: int | None = None) -> str:
         index = self.columns.get(column)
         value = self.cells[index].strip() if index is not None else ""
+        if "\x00" in value:  # PostgreSQL text cannot hold NUL
+            self.error(column, "must not contain a NUL byte")
+            return ""
         if self.ok_length(column, value, max_length):
             return value
         return ""

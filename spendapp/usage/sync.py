@@ -182,6 +182,15 @@ class _SyncJob:
             self._finish(outcome, "\n".join(self.errors))
 
     def _refresh_names(self, conn) -> None:
+        """Display names are one step: if their endpoint fails (other than a rejected key),
+        the run records it and the usage and cost windows are synced all the same."""
+        try:
+            names = conn.names()
+        except ProviderAuthError:
+            raise
+        except ProviderError as exc:
+            self.errors.append(f"names (projects, keys, users): {exc}")
+            return
         entities = [
             ProviderEntity(
                 account=self.account,
@@ -190,7 +199,7 @@ class _SyncJob:
                 name=e.name,
                 parent_id=e.parent_id,
             )
-            for e in conn.names()
+            for e in names
         ]
         ProviderEntity.objects.bulk_create(
             entities,

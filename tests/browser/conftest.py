@@ -302,6 +302,8 @@ class Session:
         """Go to ``path``, wait until its charts are drawn, check status and console."""
         response = self.page.goto(self.url(path))
         assert response is not None and response.status == status, (path, response.status)
+        # The policy is enforced (not report-only): a violation blocks and is reported below.
+        assert "script-src 'self'" in response.headers.get("content-security-policy", ""), path
         self.wait_for_charts(path)
         return response
 
@@ -354,6 +356,12 @@ def session(browser, browser_data, live_server, transactional_db, queued_tasks):
     context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
     context.set_default_timeout(15_000)
     console = ConsoleLog()
+    # Every Content-Security-Policy violation becomes a console error, which fails the test
+    # (chromium logs most of them anyway; the event also catches those it does not).
+    context.add_init_script(
+        "document.addEventListener('securitypolicyviolation', e => console.error("
+        "`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || 'inline'}`));"
+    )
     page = context.new_page()
     page.on("console", console.on_console)
     page.on("pageerror", console.on_pageerror)

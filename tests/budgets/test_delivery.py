@@ -134,7 +134,9 @@ def hook_server():
     server.shutdown()
 
 
-def test_a_webhook_posts_json_and_retries_a_5xx(hook_server):
+def test_a_webhook_posts_json_and_retries_a_5xx(hook_server, settings):
+    settings.DEBUG = True  # plain http to a receiver on loopback, trusted for the test
+    settings.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.1/32"]
     server, handler = hook_server
     handler.statuses = [503]
     url = f"http://127.0.0.1:{server.server_port}/hook"

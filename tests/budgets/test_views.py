@@ -162,25 +162,25 @@ def test_active_alerts_skip_muted_budgets_and_show_account_alerts_to_staff_only(
     assert set(active_alerts(alice)) == {a1, a2, ops}
 
 
-def test_the_banner_snippet_acknowledges_an_alert(client, erin, make_budget):
+def test_the_banner_snippet_acknowledges_an_alert(client, bob, make_budget):
     alert = _alert(make_budget(name="Company AI"))
     request = RequestFactory().get("/")
-    request.user = erin
+    request.user = bob
     html = Template("{% load budget_alerts %}{% alert_banners %}").render(
         Context({"request": request, "csrf_token": "tok"})
     )
     assert "Company AI" in html and "80% reached" in html
     assert f"/budgets/alerts/{alert.pk}/acknowledge/" in html
-    client.force_login(erin)
+    client.force_login(bob)
     response = client.post(f"/budgets/alerts/{alert.pk}/acknowledge/", {"next": "/"})
     assert response.status_code == 302 and response["Location"] == "/"
     alert.refresh_from_db()
-    assert alert.acknowledged_by == erin and active_alerts(erin) == []
+    assert alert.acknowledged_by == bob and active_alerts(bob) == []
 
 
-def test_acknowledge_does_not_redirect_off_site(client, erin, make_budget):
+def test_acknowledge_does_not_redirect_off_site(client, bob, make_budget):
     alert = _alert(make_budget())
-    client.force_login(erin)
+    client.force_login(bob)
     response = client.post(
         f"/budgets/alerts/{alert.pk}/acknowledge/", {"next": "https://evil.example.com/"}
     )

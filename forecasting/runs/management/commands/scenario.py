@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 from forecasting import PRESETS, ForecastError, ScenarioError, validate_spec
 from forecasting.runs.scenarios import preset_specs, scenario_results
 from forecasting.runs.serialize import scenarios_json
+from forecasting.scenario_spec import parse_transforms
 
 
 def _spec_from_file(path: str) -> dict:
@@ -19,11 +20,7 @@ def _spec_from_file(path: str) -> dict:
     except OSError as exc:
         raise CommandError(f"spec: cannot read {path} ({exc.strerror})") from None
     try:
-        spec = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CommandError(f"spec: {path} is not valid JSON ({exc})") from None
-    try:
-        return validate_spec(spec)
+        return validate_spec(parse_transforms(text, "spec"))
     except ScenarioError as exc:
         raise CommandError(f"spec: {exc}") from None
 
