@@ -37,6 +37,7 @@ from spendapp.usage.tiers import TierBook
 log = logging.getLogger(__name__)
 
 MAX_COMPARED = 4
+MTOK_PLACES = Decimal("0.000001")
 # Models the preset scenarios name, with the catalog provider that prices them.
 PRESET_MODELS = {
     "gpt-5.5": "openai",
@@ -109,10 +110,15 @@ def price_table(as_of: date | None = None, *, effective: bool = True) -> dict:
         if prices is None:
             continue
         ratio = ratios.get(model, (Decimal(1), "list"))[0]
+        # $/Mtok to 6 places, as catalog prices are: the engine's sums stay exact.
+        per_mtok = {
+            name: (getattr(prices, name) * ratio).quantize(MTOK_PLACES)
+            for name in ("input", "cached_input", "output")
+        }
         table[model] = {
-            "input": prices.input * ratio / MILLION,
-            "cached_input": prices.cached_input * ratio / MILLION,
-            "output": prices.output * ratio / MILLION,
+            "input": per_mtok["input"] / MILLION,
+            "cached_input": per_mtok["cached_input"] / MILLION,
+            "output": per_mtok["output"] / MILLION,
             "request": Decimal(0),
             "tier": tiers.tier(provider, model, at),
         }

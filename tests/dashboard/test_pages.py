@@ -18,29 +18,31 @@ NAV = {
     "/data-health/": "Data health",
 }
 # Per page: session, user and groups (3), then the page's own reads:
-# overview (15): running syncs, spend per day and provider, newest day per account, accounts, muted
-#   budgets, alerts, budgets, movers; the month projection (last data day, month-to-date
-#   spend, stored total, its points), whose forecast the chart draws (no second read).
+# overview (16): running syncs, spend per day and provider, newest day per account,
+#   accounts, muted budgets, alerts, budgets, movers; the month projection (last data day,
+#   first syncs still running, month-to-date spend, stored total, its points), whose forecast
+#   the chart draws (no second read).
 # explorer (11): entity names, the TierBook (price overrides, tier bands, tier overrides),
 #   usage combinations, allocated teams / cost centres, the spend query's totals per series
 #   (to rank them) and its rows per period (beyond 12 series, the rest folded by SQL).
 # forecast (10): series values, entity names, last data day, today's stored total (with its
 #   run), its points, earlier checked totals (no points query when there are none), spend
 #   history (the spend basis: groups and billed account-days in one statement).
-# scenarios (21): preset_specs' price table (price overrides, tier bands, tier overrides,
+# scenarios (26): preset_specs' price table (price overrides, tier bands, tier overrides,
 #   models seen), saved scenarios, scenario_results (last data day; the baseline is cached in
 #   the process per day; price table again: 4), the price table of the "models priced"
-#   list (4), the month projection (last data day, month-to-date spend, stored total, its
-#   points: 4).
+#   list (4), the month projection (last data day, first syncs running, month-to-date spend,
+#   stored total, its points: 5), the effective price ratios of each price table (3) and of
+#   the page's note (1).
 # data health (14): running syncs, reconciliation, runs, freshness (2), price audit
 #   (overrides, accounts, cost lines; + usage when anything is billed per model), unpriced,
 #   deliveries, top unallocated (+ entity names when there is any).
 # CSV (9): usage combinations, the TierBook (3), allocated teams (the filter check), spend.
 QUERIES = {
-    "/": 15,
+    "/": 16,
     "/explorer/": 11,
     "/forecast/": 10,
-    "/scenarios/": 21,
+    "/scenarios/": 26,
     "/data-health/": 14,
     "/explorer/export.csv": 9,
 }
