@@ -38,8 +38,6 @@ from forecasting.intervals import ErrorModel
 #: Earlier cuts at which the procedure is rerun (two: the cost of the forecast is three
 #: procedures; one cut gives too few scores for a 95% band).
 CUTS = 2
-#: Probability grid of the enveloped score distribution.
-GRID = (np.arange(400) + 0.5) / 400
 
 
 def extend(plan: Plan, floor: int) -> tuple[Plan, list[tuple[int, Plan]]]:
@@ -111,7 +109,10 @@ def envelope(own: ErrorModel, scores: np.ndarray) -> ErrorModel:
     scores = scores[np.isfinite(scores)]
     if len(scores) < 2:
         return own
-    mine = np.quantile(own.scores, GRID)
-    theirs = np.quantile(scores, GRID)
-    merged = np.where(GRID < 0.5, np.minimum(mine, theirs), np.maximum(mine, theirs))
+    # On the own scores' plotting positions, so a quantile of the result is taken at the same
+    # rank as the own one: never narrower, exactly.
+    mine = np.sort(own.scores)
+    grid = (np.arange(len(mine)) + 0.5) / len(mine)
+    theirs = np.quantile(scores, grid)
+    merged = np.where(grid < 0.5, np.minimum(mine, theirs), np.maximum(mine, theirs))
     return ErrorModel(a=own.a, b=own.b, h0=own.h0, scores=merged, corr=own.corr)
