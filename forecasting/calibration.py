@@ -83,9 +83,17 @@ def restrict(runs: list[Run], extended: Plan, sub: Plan, final_origin: int | Non
     return out
 
 
-def procedure_scores(actual: np.ndarray, mean: np.ndarray, errors: ErrorModel) -> np.ndarray:
-    """Normalised errors of one earlier run: ``(actual - mean) / s(h)`` of that run."""
-    return (np.asarray(actual, dtype=float) - mean) / errors.scale(len(mean))
+def procedure_scores(
+    actual: np.ndarray, mean: np.ndarray, errors: ErrorModel, floor: np.ndarray | float
+) -> np.ndarray:
+    """Normalised errors of one earlier run: ``(actual - mean) / max(s(h), floor)``.
+
+    The floor (a tenth of the final model's scale, and a millionth of the series' level)
+    keeps a degenerate earlier scale (a constant stretch: ``s`` of 1e-12) from turning float
+    noise into enormous scores.
+    """
+    scale = np.maximum(errors.scale(len(mean)), floor)
+    return (np.asarray(actual, dtype=float) - mean) / scale
 
 
 def envelope(own: ErrorModel, scores: np.ndarray) -> ErrorModel:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from forecasting.backtest import Rejection, plan_origins, scores_frame
+from forecasting.backtest import Rejection, plan_origins, sanity_band, scores_frame
 from forecasting.calibration import envelope, extend, procedure_scores, restrict
 from forecasting.errors import ForecastError
 from forecasting.intervals import ErrorModel
@@ -143,12 +143,15 @@ def _build(
     index: pd.DatetimeIndex,
     levels: Sequence[float],
     nonnegative: bool,
+    limits: tuple[float, float] = (-np.inf, np.inf),
     **info,
 ) -> Forecast:
     clip = (lambda a: np.clip(a, 0.0, None)) if nonnegative else (lambda a: a)
     lower, upper = {}, {}
     for level in levels:
-        lo, hi = errors.bounds(mean, level)
+        # A band beyond the limits (3 history ranges past the extremes) says nothing a
+        # reader can use, and an absurd bound would break totals on the pages.
+        lo, hi = np.clip(errors.bounds(mean, level), *limits)
         lower[level] = pd.Series(clip(np.minimum(lo, mean)), index=index)
         upper[level] = pd.Series(clip(np.maximum(hi, mean)), index=index)
     return Forecast(
@@ -284,6 +287,7 @@ def forecast(
         index,
         levels,
         nonnegative,
+        limits=sanity_band(values, k=3.0),
         model=chosen.model,
         scores=scores_frame(chosen.rows),
         notes=tuple(notes),
@@ -319,12 +323,14 @@ def _procedure(
     if not options["calibrate"]:
         return chosen
     scores = []
+    floor = np.maximum(0.1 * chosen.errors.scale(plan.steps), 1e-6 * np.mean(np.abs(values)))
     for cut, sub in cuts:
         earlier = _select(restrict(runs, extended, sub, cut), values[:cut], sub, options)
         mean = earlier.final
         if options["nonnegative"]:
             mean = np.clip(mean, 0.0, None)
-        scores.append(procedure_scores(values[cut : cut + plan.steps], mean, earlier.errors))
+        actual = values[cut : cut + plan.steps]
+        scores.append(procedure_scores(actual, mean, earlier.errors, floor))
     if not scores:
         notes.append("too short to calibrate the bands on earlier cuts: the model's own band")
         return chosen

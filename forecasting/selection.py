@@ -134,6 +134,7 @@ def select(
         if not _separates(per_origin[best.name], per_origin[combo.name]):
             best = combo
     baseline = per_origin.get(BASELINE)
+    base = float(baseline.mean()) if baseline is not None else 0.0
     truth = actuals(values, plan)
     rows = []
     for run in runs:
@@ -142,7 +143,7 @@ def select(
             {
                 "model": run.name,
                 "mase": score,
-                "relative_mase": score / baseline.mean() if baseline is not None else np.nan,
+                "relative_mase": score / base if base > 0 else np.nan,
                 "coverage": loo_coverage(truth - clip(run.backtest), level),
                 "seconds": run.seconds,
                 "chosen": run is best,
