@@ -310,21 +310,27 @@ def _procedure(
     )
     if plan is None:
         return None
-    extended, cuts = plan, []
-    if options["calibrate"]:
-        # Earlier origins, but never so early that the models lose half their estimation data.
-        floor = max(4 * season + 4, plan.estimate_until // 2)
-        extended, cuts = extend(plan, floor)
-    runs = run_all(options["candidates"], series, season, extended, horizon, notes, rejected)
+    runs = run_all(options["candidates"], series, season, plan, horizon, notes, rejected)
     if not runs:
         return None
     values = series.to_numpy()
-    chosen = _select(restrict(runs, extended, plan, None), values, plan, options)
+    chosen = _select(runs, values, plan, options)
     if not options["calibrate"]:
         return chosen
+    return _calibrated(series, plan, options, chosen, notes)
+
+
+def _calibrated(series: pd.Series, plan, options: dict, chosen: Selected, notes: list) -> Selected:
+    """The conformal step (`forecasting.calibration`): the procedure at earlier cuts."""
+    season, values = options["season"], series.to_numpy()
+    # Earlier origins, but never so early that the models lose half their estimation data.
+    extended, cuts = extend(plan, floor=max(4 * season + 4, plan.estimate_until // 2))
+    runs = []
+    if cuts:
+        runs = run_all(options["candidates"], series, season, extended, plan.steps, [], [])
     scores = []
     floor = np.maximum(0.1 * chosen.errors.scale(plan.steps), 1e-6 * np.mean(np.abs(values)))
-    for cut, sub in cuts:
+    for cut, sub in cuts if runs else []:
         earlier = _select(restrict(runs, extended, sub, cut), values[:cut], sub, options)
         mean = earlier.final
         if options["nonnegative"]:
