@@ -61,13 +61,13 @@ def run_one(task: tuple[int, int, int]) -> tuple[str, dict[str, float], list[str
     seconds = {
         _family(m): s
         for m, s in zip(fc.scores["model"], fc.scores["seconds"], strict=True)
-        if not m.startswith("combo")
+        if not m.startswith(("combo", "median"))
     }
     return fc.model, seconds, [r.model for r in fc.rejected]
 
 
 def _family(name: str) -> str:
-    return name.split("(")[0] if name.startswith("arima") else name
+    return name.split("(")[0] if name.startswith(("arima", "median")) else name
 
 
 def main() -> None:
