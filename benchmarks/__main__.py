@@ -1,4 +1,6 @@
-"""Run the benchmarks: ``python -m benchmarks [ingest|forecast|dashboard|all] [-- extra args]``.
+"""Run the benchmarks: ``python -m benchmarks [NAME|all] [-- extra args]``.
+
+NAME is one of ingest, forecast, accuracy (needs the ``bench`` extra), dashboard.
 
 Each benchmark runs in its own Python process (``sys.executable``), so peak-memory figures
 are its own. Extra arguments after ``--`` go to the chosen benchmark (not with ``all``).
@@ -9,6 +11,7 @@ sets.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import subprocess
 import sys
 import time
@@ -16,7 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
-NAMES = ("ingest", "forecast", "dashboard")
+NAMES = ("ingest", "forecast", "accuracy", "dashboard")
 
 
 def _commands() -> dict[str, list[str] | None]:
@@ -26,6 +29,10 @@ def _commands() -> dict[str, list[str] | None]:
         "dashboard": [sys.executable, "-m", "benchmarks.dashboard_bench"],
         # Owned by the forecasting work; run only when it exists.
         "forecast": [sys.executable, str(forecast)] if forecast.exists() else None,
+        # Needs the bench extra (statsforecast and the packages shipping the real series).
+        "accuracy": [sys.executable, "-m", "benchmarks.forecast_accuracy"]
+        if importlib.util.find_spec("statsforecast")
+        else None,
     }
 
 
@@ -43,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         command = commands[name]
         if command is None:
-            print(f"== {name}: skipped (benchmarks/{name}_bench.py does not exist)", flush=True)
+            why = "needs pip install -e '.[bench]'" if name == "accuracy" else "no script"
+            print(f"== {name}: skipped ({why})", flush=True)
             status[name] = "skipped"
             continue
         print(f"== {name}: {' '.join([Path(command[0]).name, *command[1:], *extra])}", flush=True)

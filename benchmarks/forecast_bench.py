@@ -1,8 +1,10 @@
 """Benchmark: model selection with rolling-origin backtests on many daily series.
 
 Run as ``python benchmarks/forecast_bench.py [--series 1000] [--days 730] [--workers 2]``.
-Prints wall time, peak memory (parent + largest child, from ``resource.getrusage``) and fit
-seconds per series for each candidate model, so slow candidates are visible.
+Prints wall time, CPU seconds of the workers (steadier than wall time on a shared machine; the
+load average is printed too), peak memory (parent + largest child, from ``resource.getrusage``)
+and fit seconds per series for each candidate model, so slow candidates are visible. Every
+forecast includes the conformal calibration of its bands (`forecasting.calibration`).
 """
 
 from __future__ import annotations
@@ -59,13 +61,13 @@ def run_one(task: tuple[int, int, int]) -> tuple[str, dict[str, float], list[str
     seconds = {
         _family(m): s
         for m, s in zip(fc.scores["model"], fc.scores["seconds"], strict=True)
-        if not m.startswith("combo")
+        if not m.startswith(("combo", "median"))
     }
     return fc.model, seconds, [r.model for r in fc.rejected]
 
 
 def _family(name: str) -> str:
-    return name.split("(")[0] if name.startswith("arima") else name
+    return name.split("(")[0] if name.startswith(("arima", "median")) else name
 
 
 def main() -> None:
@@ -80,6 +82,8 @@ def main() -> None:
     with get_context("spawn").Pool(args.workers, maxtasksperchild=200) as pool:
         results = list(pool.imap_unordered(run_one, tasks, chunksize=5))
     wall = time.perf_counter() - start
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = usage.ru_utime + usage.ru_stime
     self_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     per_candidate: dict[str, list[float]] = defaultdict(list)
@@ -94,6 +98,11 @@ def main() -> None:
         f"series: {args.series} x {args.days} days, horizon {args.horizon}, {args.workers} workers"
     )
     print(f"wall time: {wall:.1f} s ({wall / args.series * 1000:.0f} ms/series)")
+    print(
+        f"CPU time of the workers: {cpu:.1f} s ({cpu / args.series * 1000:.0f} ms/series; "
+        f"{cpu / args.workers:.1f} s wall on {args.workers} idle cores); load average "
+        + " ".join(f"{v:.1f}" for v in os.getloadavg())
+    )
     # ru_maxrss of children is the largest single child; with N workers the concurrent peak
     # is at most parent + N x largest child.
     print(

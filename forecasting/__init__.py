@@ -6,6 +6,7 @@
 
 from forecasting.core import Forecast, forecast
 from forecasting.demand import DemandForecast, SpendForecast, forecast_demand, price_demand
+from forecasting.describe import describe_model
 from forecasting.errors import ForecastError, ScenarioError
 from forecasting.periods import PeriodProjection, period_bounds, project_period
 from forecasting.presets import PRESETS
@@ -22,6 +23,7 @@ __all__ = [
     "ScenarioError",
     "ScenarioResult",
     "SpendForecast",
+    "describe_model",
     "forecast",
     "forecast_demand",
     "goal_seek",

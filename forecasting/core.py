@@ -1,37 +1,58 @@
-"""Per-series automatic forecasting: candidates, rolling-origin selection, intervals.
+"""Per-series automatic forecasting: candidates, rolling-origin selection, calibrated bands.
 
 `forecast` cleans the series (`forecasting.prep`), backtests every candidate from several
-rolling origins under a guard (`forecasting.backtest`), adds equal-weight combinations of the
-best two and three candidates, picks the lowest MASE and builds empirical intervals from the
-chosen model's backtest errors (`forecasting.intervals`).
+rolling origins under a guard (`forecasting.backtest`), adds the median of the better
+candidates and chooses a single model only when the backtest separates it from that median
+(`forecasting.selection`), builds empirical intervals from the chosen forecast's backtest
+errors (`forecasting.intervals`) and widens them by a conformal step over the whole procedure
+rerun at earlier cuts (`forecasting.calibration`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
-from forecasting.backtest import (
-    Plan,
-    Rejection,
-    Run,
-    actuals,
-    mase,
-    plan_origins,
-    run_candidate,
-    sanity_band,
-    scores_frame,
-)
+from forecasting.backtest import Rejection, plan_origins, sanity_band, scores_frame
+from forecasting.calibration import envelope, extend, procedure_scores, restrict
 from forecasting.errors import ForecastError
-from forecasting.intervals import ErrorModel, fit_error_model, loo_coverage
-from forecasting.models import DAILY_CANDIDATES, HOURLY_CANDIDATES, Candidate, WindowMean
+from forecasting.intervals import ErrorModel
+from forecasting.models import (
+    ARIMA,
+    ETS,
+    AdditiveTheta,
+    Candidate,
+    ETSMultiplicative,
+    MSTLForecast,
+    SeasonalNaive,
+    Theta,
+    WindowMean,
+)
 from forecasting.prep import prepare
+from forecasting.selection import Selected, run_all, select
+from forecasting.transforms import robust_log_of
 
 DEFAULT_HISTORY = {"D": 365, "h": 24 * 7 * 8}
-BASELINE = "snaive"
+
+RobustLogETS = robust_log_of(ETS)
+RobustLogTheta = robust_log_of(AdditiveTheta)
+
+#: Daily candidates: additive models for any series, multiplicative-season ones where the
+#: series is positive, robust log ones where it is non-negative (spend, tokens, traffic).
+DAILY_CANDIDATES: tuple[type[Candidate], ...] = (
+    SeasonalNaive,
+    ETS,
+    ARIMA,
+    Theta,
+    ETSMultiplicative,
+    RobustLogETS,
+    RobustLogTheta,
+)
+HOURLY_CANDIDATES: tuple[type[Candidate], ...] = (SeasonalNaive, ETS, Theta, MSTLForecast)
 
 
 @dataclass(frozen=True)
@@ -45,7 +66,8 @@ class Forecast:
     lower, upper : dict[int, pandas.Series]
         Interval bounds per level (percent).
     model : str
-        Name of the chosen model, e.g. ``"ets(A,Ad,A)"`` or ``"combo(ets(A,Ad,A)+theta)"``.
+        Name of the chosen model, e.g. ``"ets(A,Ad,A)"`` or ``"median(ets(A,Ad,A)+theta+...)"``
+        (`forecasting.describe.describe_model` says it in plain words).
     scores : pandas.DataFrame
         Backtest scores per candidate: MASE, MASE relative to seasonal naive,
         leave-one-origin-out interval coverage, fit seconds, and which was chosen.
@@ -66,7 +88,7 @@ class Forecast:
     nonnegative: bool = True
 
     def sample_paths(self, n: int = 1000, *, seed: int = 0) -> pd.DataFrame:
-        """Simulate ``n`` future paths consistent with the intervals.
+        """Simulate ``n`` future paths from the calibrated error distribution.
 
         Parameters
         ----------
@@ -121,12 +143,15 @@ def _build(
     index: pd.DatetimeIndex,
     levels: Sequence[float],
     nonnegative: bool,
+    limits: tuple[float, float] = (-np.inf, np.inf),
     **info,
 ) -> Forecast:
     clip = (lambda a: np.clip(a, 0.0, None)) if nonnegative else (lambda a: a)
     lower, upper = {}, {}
     for level in levels:
-        lo, hi = errors.bounds(mean, level)
+        # A band beyond the limits (3 history ranges past the extremes) says nothing a
+        # reader can use, and an absurd bound would break totals on the pages.
+        lo, hi = np.clip(errors.bounds(mean, level), *limits)
         lower[level] = pd.Series(clip(np.minimum(lo, mean)), index=index)
         upper[level] = pd.Series(clip(np.maximum(hi, mean)), index=index)
     return Forecast(
@@ -161,41 +186,21 @@ def _fallback(values, season, horizon, index, levels, nonnegative, notes, reject
     )
 
 
-def _combinations(runs: list[Run], scored: dict[str, float], values, plan, season) -> None:
-    ranked = sorted((r for r in runs if r.name != BASELINE), key=lambda r: scored[r.name])
-    for size in (2, 3):
-        if len(ranked) < size:
-            break
-        parts = ranked[:size]
-        name = "combo(" + "+".join(sorted(r.name for r in parts)) + ")"
-        combo = Run(
-            name=name,
-            backtest=np.mean([r.backtest for r in parts], axis=0),
-            final=np.mean([r.final for r in parts], axis=0),
-            seconds=0.0,
-        )
-        runs.append(combo)
-        scored[name] = mase(values, plan, _clipped(combo.backtest), season)
-
-
-def _clipped(a: np.ndarray, nonnegative: bool = True) -> np.ndarray:
-    return np.clip(a, 0.0, None) if nonnegative else a
-
-
 def forecast(
     y: pd.Series,
     *,
     horizon: int,
     levels: Sequence[float] = (80, 95),
     fill: str = "zero",
-    nonnegative: bool = True,
+    nonnegative: bool | None = None,
     n_origins: int = 8,
     backtest_horizon: int | None = None,
     max_history: int | None = None,
     candidates: Sequence[type[Candidate]] | None = None,
     combine: bool = True,
+    calibrate: bool = True,
 ) -> Forecast:
-    """Forecast one series with the model that does best in a rolling-origin backtest.
+    """Forecast one series with the procedure that does best in a rolling-origin backtest.
 
     Parameters
     ----------
@@ -207,8 +212,9 @@ def forecast(
         Interval levels in percent.
     fill : {"zero", "interpolate"}
         Gap filling policy; zero suits spend and tokens (no rows means no usage).
-    nonnegative : bool
-        Clip the forecast, its intervals and sample paths at 0 (money and tokens).
+    nonnegative : bool, optional
+        Clip the forecast, its intervals and sample paths at 0 (money and tokens). Default:
+        when no observation is negative.
     n_origins : int
         Backtest origins, one season apart (fewer are used on short series).
     backtest_horizon : int, optional
@@ -216,9 +222,13 @@ def forecast(
     max_history : int, optional
         Most recent points used; default 365 days or 8 weeks of hours.
     candidates : sequence of Candidate classes, optional
-        Candidate models; default seasonal naive, ETS, ARIMA and Theta (MSTL for hourly).
+        Candidate models; default `DAILY_CANDIDATES` or `HOURLY_CANDIDATES`.
     combine : bool
-        Also score the mean of the best two and three candidates.
+        Also score the median of the better candidates and prefer it unless the backtest
+        separates a single candidate from it (`forecasting.selection`).
+    calibrate : bool
+        Widen the bands by the conformal step over the whole procedure
+        (`forecasting.calibration`); never narrows them.
 
     Returns
     -------
@@ -230,9 +240,14 @@ def forecast(
         On invalid options or a series with fewer than 7 usable points.
     """
     _check_options(horizon, levels, n_origins)
+    if nonnegative is not None and not isinstance(nonnegative, bool):
+        raise ForecastError(f"nonnegative: must be True, False or None, got {nonnegative!r}")
     prep = prepare(y, fill=fill, max_history=None)
     history = max_history or DEFAULT_HISTORY[prep.freq]
-    values = prep.y.to_numpy()[-history:]
+    series = prep.y.iloc[-history:]
+    values = series.to_numpy()
+    if nonnegative is None:
+        nonnegative = bool(values.min() >= 0)
     season, notes, rejected = prep.season, list(prep.notes), []
     index = _future_index(prep.y, prep.freq, horizon)
     if prep.all_zero:
@@ -250,81 +265,91 @@ def forecast(
             rejected=(),
         )
     candidates = candidates or (DAILY_CANDIDATES if prep.freq == "D" else HOURLY_CANDIDATES)
-    plan = plan_origins(
-        len(values),
-        season=season,
-        horizon=horizon,
-        n_origins=n_origins,
-        max_steps=backtest_horizon or 4 * season,
-        min_train=season + 1,
-    )
-    if plan is None:
+    options = {
+        "season": season,
+        "n_origins": n_origins,
+        "max_steps": backtest_horizon or 4 * season,
+        "level": 80 if 80 in levels else levels[0],
+        "candidates": candidates,
+        "combine": combine,
+        "nonnegative": nonnegative,
+        "calibrate": calibrate,
+    }
+    # Single-threaded BLAS: the models' matrices are tiny, and on a busy machine threaded
+    # BLAS spins for cores it does not get (measured: 5x the CPU time per forecast).
+    with threadpool_limits(limits=1, user_api="blas"):
+        chosen = _procedure(series, horizon, options, notes, rejected)
+    if chosen is None:
         return _fallback(values, season, horizon, index, levels, nonnegative, notes, rejected)
-    runs = _run_all(
-        candidates, values, prep.y.index[-len(values) :], season, plan, horizon, notes, rejected
-    )
-    if not runs:
-        return _fallback(values, season, horizon, index, levels, nonnegative, notes, rejected)
-    return _select(runs, values, plan, season, index, levels, nonnegative, combine, notes, rejected)
-
-
-def _run_all(candidates, values, dates, season, plan: Plan, horizon, notes, rejected):
-    band = sanity_band(values)
-    series = pd.Series(values, index=dates)
-    runs = []
-    for cls in candidates:
-        model = cls(series, season=season, estimate_until=plan.estimate_until)
-        if plan.estimate_until < model.min_points:
-            notes.append(
-                f"{model.name}: skipped, needs {model.min_points} points before the "
-                f"first backtest origin, has {plan.estimate_until}"
-            )
-            continue
-        outcome = run_candidate(model, plan, horizon, band=band)
-        if isinstance(outcome, Rejection):
-            rejected.append(outcome)
-            notes.append(f"{outcome.model}: rejected ({outcome.reason}); next candidate taken")
-        else:
-            runs.append(outcome)
-    return runs
-
-
-def _select(runs, values, plan, season, index, levels, nonnegative, combine, notes, rejected):
-    scored = {r.name: mase(values, plan, _clipped(r.backtest, nonnegative), season) for r in runs}
-    if combine:
-        _combinations(runs, scored, values, plan, season)
-    best = min(runs, key=lambda r: scored[r.name])
-    truth = actuals(values, plan)
-    level = 80 if 80 in levels else levels[0]
-    base = scored.get(BASELINE)
-    rows = []
-    for run in runs:
-        errors = truth - _clipped(run.backtest, nonnegative)
-        rows.append(
-            {
-                "model": run.name,
-                "mase": scored[run.name],
-                "relative_mase": scored[run.name] / base if base else np.nan,
-                "coverage": loo_coverage(errors, level),
-                "seconds": run.seconds,
-                "chosen": run is best,
-            }
-        )
-    errors = fit_error_model(truth - _clipped(best.backtest, nonnegative))
-    chosen = next(row for row in rows if row["chosen"])
-    if chosen["coverage"] < level / 100 - 0.15:
-        notes.append(
-            f"backtest coverage of the {level}% interval is only "
-            f"{chosen['coverage']:.0%}: intervals may be too narrow"
-        )
     return _build(
-        best.final,
-        errors,
+        chosen.final,
+        chosen.errors,
         index,
         levels,
         nonnegative,
-        model=best.name,
-        scores=scores_frame(rows),
+        limits=sanity_band(values, k=3.0),
+        model=chosen.model,
+        scores=scores_frame(chosen.rows),
         notes=tuple(notes),
         rejected=tuple(rejected),
+    )
+
+
+def _procedure(
+    series: pd.Series, horizon: int, options: dict, notes: list, rejected: list
+) -> Selected | None:
+    """Backtest, combine, select and calibrate on ``series``; ``None`` when too short."""
+    season = options["season"]
+    plan = plan_origins(
+        len(series),
+        season=season,
+        horizon=horizon,
+        n_origins=options["n_origins"],
+        max_steps=options["max_steps"],
+        min_train=season + 1,
+    )
+    if plan is None:
+        return None
+    runs = run_all(options["candidates"], series, season, plan, horizon, notes, rejected)
+    if not runs:
+        return None
+    values = series.to_numpy()
+    chosen = _select(runs, values, plan, options)
+    if not options["calibrate"]:
+        return chosen
+    return _calibrated(series, plan, options, chosen, notes)
+
+
+def _calibrated(series: pd.Series, plan, options: dict, chosen: Selected, notes: list) -> Selected:
+    """The conformal step (`forecasting.calibration`): the procedure at earlier cuts."""
+    season, values = options["season"], series.to_numpy()
+    # Earlier origins, but never so early that the models lose half their estimation data.
+    extended, cuts = extend(plan, floor=max(4 * season + 4, plan.estimate_until // 2))
+    runs = []
+    if cuts:
+        runs = run_all(options["candidates"], series, season, extended, plan.steps, [], [])
+    scores = []
+    floor = np.maximum(0.1 * chosen.errors.scale(plan.steps), 1e-6 * np.mean(np.abs(values)))
+    for cut, sub in cuts if runs else []:
+        earlier = _select(restrict(runs, extended, sub, cut), values[:cut], sub, options)
+        mean = earlier.final
+        if options["nonnegative"]:
+            mean = np.clip(mean, 0.0, None)
+        actual = values[cut : cut + plan.steps]
+        scores.append(procedure_scores(actual, mean, earlier.errors, floor))
+    if not scores:
+        notes.append("too short to calibrate the bands on earlier cuts: the model's own band")
+        return chosen
+    return replace(chosen, errors=envelope(chosen.errors, np.concatenate(scores)))
+
+
+def _select(runs, values, plan, options) -> Selected:
+    return select(
+        runs,
+        values,
+        plan,
+        options["season"],
+        options["level"],
+        combine=options["combine"],
+        nonnegative=options["nonnegative"],
     )

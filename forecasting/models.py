@@ -45,6 +45,10 @@ class Candidate(abc.ABC):
     name = "candidate"
     #: minimum number of points in the estimation window
     min_points = 7
+    #: the model needs every observation > 0 (multiplicative season) or >= 0 (log scale);
+    #: `forecast` skips it otherwise
+    positive_only = False
+    nonnegative_only = False
 
     def __init__(self, y: pd.Series, *, season: int, estimate_until: int | None = None) -> None:
         self.y = y
@@ -140,6 +144,28 @@ class ETS(Candidate):
         return _StateSpaceFit(self, smoothed, seasonal=None)
 
 
+class ETSMultiplicative(ETS):
+    """ETS(M,Ad,M): multiplicative error and season, damped additive trend (positive series).
+
+    The weekly pattern is a factor of the level, so quiet weekends stay at the same share of a
+    weekday as the series grows or shrinks.
+    """
+
+    name = "ets(M,Ad,M)"
+    positive_only = True
+
+    def _model(self, values: np.ndarray) -> ETSModel:
+        return ETSModel(
+            values,
+            error="mul",
+            trend="add",
+            damped_trend=True,
+            seasonal="mul",
+            seasonal_periods=self.season,
+            initialization_method="heuristic",
+        )
+
+
 class ARIMA(Candidate):
     """ARIMA(p,1,q) on the seasonally adjusted series, order chosen by AIC on a small grid.
 
@@ -227,9 +253,16 @@ class _StateSpaceFit(Fitted):
 
 
 class Theta(Candidate):
-    """Theta method (statsmodels ThetaModel) on the additively deseasonalised series."""
+    """Theta method (statsmodels ThetaModel) on the deseasonalised series.
+
+    The season is removed multiplicatively when every value is positive (a weekend that is
+    a share of the weekdays, as in traffic and spend), additively otherwise; the name says
+    which: ``theta(mul)`` or ``theta``.
+    """
 
     name = "theta"
+    #: "auto" (multiplicative when every value is positive), "additive" or "multiplicative"
+    method = "auto"
 
     @property
     def min_points(self) -> int:  # type: ignore[override]
@@ -240,12 +273,30 @@ class Theta(Candidate):
 
 
 class _ThetaFit(Fitted):
+    def __init__(self, model: Candidate) -> None:
+        super().__init__(model)
+        # Decided on the whole series, so every origin uses the same method.
+        self.method = model.method
+        if self.method == "auto":
+            self.method = "multiplicative" if model.values.min() > 0 else "additive"
+        self.name = "theta(mul)" if self.method == "multiplicative" else "theta"
+
     def forecast_from(self, origin: int, steps: int) -> np.ndarray:
         values = self.model.values[max(0, origin - RECENT) : origin]
         res = ThetaModel(
-            values, period=self.model.season, deseasonalize=True, use_test=False, method="additive"
+            values,
+            period=self.model.season,
+            deseasonalize=True,
+            use_test=False,
+            method=self.method,
         ).fit()
         return np.asarray(res.forecast(steps), dtype=float)
+
+
+class AdditiveTheta(Theta):
+    """Theta with an additive season always (e.g. on a log scale, where it is multiplicative)."""
+
+    method = "additive"
 
 
 class MSTLForecast(Candidate):
@@ -280,7 +331,3 @@ class _MSTLFit(Fitted):
             disp=False, maxiter=200
         )
         return np.asarray(holt.forecast(steps), dtype=float) + future
-
-
-DAILY_CANDIDATES: tuple[type[Candidate], ...] = (SeasonalNaive, ETS, ARIMA, Theta)
-HOURLY_CANDIDATES: tuple[type[Candidate], ...] = (SeasonalNaive, ETS, Theta, MSTLForecast)

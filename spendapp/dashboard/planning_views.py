@@ -19,7 +19,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from forecasting import PRESETS, ForecastError, ScenarioError, validate_spec
+from forecasting import PRESETS, ForecastError, ScenarioError, describe_model, validate_spec
 from forecasting.runs.forecasts import (
     OK_STATUSES,
     ForecastNotReady,
@@ -186,11 +186,27 @@ def _past_figure(y: pd.Series, past: list[SeriesForecast], points: dict) -> str:
     return charts.to_json(charts.finish(fig, y_format="money", y_title="Spend per day"))
 
 
+def track_record(past) -> dict | None:
+    """How earlier stored forecasts of this series did: typical miss per day (MAE, in the
+    series' unit) and how often the 80% band held, weighted by the days compared."""
+    checks = [p["check"] for p in past if p["check"] and p["check"].days_compared]
+    checks = [c for c in checks if c.mae is not None and c.hit_rate_80 is not None]
+    days = sum(c.days_compared for c in checks)
+    if not days:
+        return None
+    return {
+        "typical_miss": sum(c.mae * c.days_compared for c in checks) / days,
+        "band_held": sum(c.hit_rate_80 * c.days_compared for c in checks) / days,
+        "days": days,
+    }
+
+
 def backtest_table(scores: list[dict]) -> list[dict]:
     """The stored candidates' backtest scores (MASE < 1 beats seasonal naive), chosen first."""
     rows = [
         {
             "model": row.get("model", ""),
+            "words": describe_model(row.get("model", "")),
             "mase": row.get("mase"),
             "relative_mase": row.get("relative_mase"),
             "coverage": row.get("coverage"),
@@ -272,12 +288,20 @@ def forecast_page(request):
         horizon_lower=sum(fc.lower[80]),
         horizon_upper=sum(fc.upper[80]),
         past=[
-            {"label": _past_label(s), "run": s.run, "model": s.chosen_model, "check": s.accuracy}
+            {
+                "label": _past_label(s),
+                "run": s.run,
+                "model": describe_model(s.chosen_model),
+                "code": s.chosen_model,
+                "check": getattr(s, "accuracy", None),
+            }
             for s in past
         ],
+        model_words=describe_model(fc.model),
         chart_forecast=charts.to_json(_forecast_figure(shown, fc, f"{basis} per day")),
         chart_backtest=_past_figure(y, past, _past_points(past)) if past else "",
     )
+    context["track"] = track_record(context["past"])
     return render(request, "dashboard/forecast.html", context)
 
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import time_machine
 
+from forecasting import describe_model
 from forecasting.runs import checks, forecasts
 from forecasting.runs.models import ForecastCheck, ForecastRun
 from tests.dashboard.conftest import NOW, TODAY, chart_json
@@ -35,6 +36,10 @@ def test_the_forecast_page_shows_a_stored_run_and_its_forecast_vs_actual(
     html = response.content.decode()
     assert response.context["run"] == current
     assert current.total.chosen_model in html
+    # The method in plain words, and what past runs say about trusting it.
+    assert describe_model(current.total.chosen_model)[1:] in html
+    assert "Typical miss:" in html and "the 80% band held on" in html
+    assert response.context["track"]["days"] == 14
     assert 'id="forecast-run"' in html and AS_OF.strftime("%b %-d, %Y") in html
     forecast = chart_json(response, "chart-forecast")
     line = next(t for t in forecast["data"] if t["name"].startswith("Forecast ("))
