@@ -40,6 +40,8 @@ ANY_USER = (302, 200, 200, 200, 200, 200)
 # name -> (GET statuses, POST statuses or None when the URL has no form)
 MATRIX: dict[str, tuple[tuple[int, ...], tuple[int, ...] | None]] = {
     "healthz": ((200,) * 6, (405,) * 6),
+    # The icon browsers ask for on every page, signed in or not: a redirect to the static file.
+    "favicon": ((301,) * 6, None),
     "login": ((200,) * 6, (200,) * 6),
     "logout": (POST_ONLY, (302,) * 6),
     "password_change": (ANY_USER, ANY_USER),
@@ -48,6 +50,8 @@ MATRIX: dict[str, tuple[tuple[int, ...], tuple[int, ...] | None]] = {
     "explorer": (DASHBOARD, None),
     "explorer_export": (DASHBOARD, None),
     "forecast": (DASHBOARD, None),
+    # "Compute now": any dashboard role may ask for the day's forecast (a POST, then back).
+    "forecast_compute": (POST_ONLY, DASHBOARD_ACTION),
     "scenarios": (DASHBOARD, (302, 403, 200, 200, 403, 200)),
     # Without a name the scenarios page comes back with the message (200).
     "scenario_save": (POST_ONLY, (302, 403, 200, 200, 403, 200)),
