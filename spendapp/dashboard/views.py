@@ -1,5 +1,6 @@
 """Overview, explorer (+ CSV export) and data health. Forecast and scenario pages live in
-`planning_views`. Every view is behind login (middleware) and a dashboard role."""
+`forecast_views` and `scenario_views`. Every view is behind login (middleware) and a
+dashboard role."""
 
 from __future__ import annotations
 

@@ -3,6 +3,10 @@
 Natural keys: every grouping dimension is part of the unique constraint and is a non-null
 string ("" = not grouped), so re-fetching a bucket updates its row instead of adding one.
 Money is NUMERIC; times are UTC.
+
+Size (~520 lines): every table of the usage layer (raw facts, rollups and the derived ones
+their triggers keep, sync bookkeeping, price overrides, calibration ratios, model tiers) in
+the one module Django and the migrations read them from.
 """
 
 from __future__ import annotations

@@ -120,8 +120,8 @@ def test_finance_maps_two_keys_to_a_new_team_and_finds_it_in_chargeback_and_expl
     assert line.count() == 1
     cells = line.locator("td").all_inner_texts()
     assert cells[1] == "T-PSEARCH"
-    # The estimated column is exactly the two keys' spend that month.
-    assert cells[4] == money.exact(_keys_spend(keys, month))
+    # The list-estimate column (after Spend and Billed) is exactly the two keys' estimate.
+    assert cells[5] == money.exact(_keys_spend(keys, month))
     assert page.locator("#by-team tr[data-line='Unallocated']").count() == 1
 
     # The allocation page's unallocated list (keys shown by name) no longer has the keys.

@@ -1,25 +1,20 @@
-"""Forecast and scenario pages, on the services of `forecasting.runs`.
-
-The forecast page shows a stored forecast: the nightly run's total (`run_forecasts_task`), the
-one a sync's hook stores, or for one provider / model / project, the total a user asked for
-with "Compute now" (`forecast_compute`, a POST). A GET never fits or stores a forecast: without
-a stored one the page says so and offers the action. Forecast vs actual comes from the
-`ForecastCheck`s of earlier stored runs.
+"""The forecast page: a stored forecast (the nightly run's total, the one a sync's hook stores,
+or for one provider / model / project the total a user asked for with "Compute now", a POST),
+and forecast vs actual from the `ForecastCheck`s of earlier stored runs. A GET never fits or
+stores a forecast: without a stored one the page says so and offers the action.
 """
 
 from __future__ import annotations
 
-import json
 from datetime import date, timedelta
 from urllib.parse import quote
 
 import pandas as pd
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from forecasting import PRESETS, ForecastError, ScenarioError, describe_model, validate_spec
+from forecasting import ForecastError, describe_model
 from forecasting.runs.forecasts import (
     OK_STATUSES,
     ForecastNotReady,
@@ -28,17 +23,13 @@ from forecasting.runs.forecasts import (
     stored_total,
 )
 from forecasting.runs.history import default_as_of, spend_history
-from forecasting.runs.models import SPEND, ForecastPoint, Scenario, SeriesForecast
-from forecasting.runs.projections import month_projection
-from forecasting.runs.scenarios import MAX_COMPARED, preset_specs, price_table, scenario_results
-from forecasting.scenario_spec import MAX_JSON_BYTES, parse_transforms
-from spendapp.core.roles import can_manage_scenario, can_save_scenarios, dashboard_view
+from forecasting.runs.models import SPEND, ForecastPoint, SeriesForecast
+from spendapp.core.roles import dashboard_view
 from spendapp.dashboard import charts, queries
 from spendapp.dashboard.filters import GROUPING_LABELS
 from spendapp.dashboard.series import label_for
 from spendapp.dashboard.views import HISTORY_DAYS
 from spendapp.usage.calendar import data_today
-from spendapp.usage.calibration import current_ratios
 from spendapp.usage.queries import QueryError
 
 HORIZONS = (30, 60, 90, 180)
@@ -47,8 +38,6 @@ SHOWN_HISTORY_DAYS = 120
 PAST_RUNS = 4  # earlier runs shown against what happened
 PAST_SPACING_DAYS = 7  # ... at least a week apart, so they do not all cover the same days
 PAST_SCAN = 120  # checked runs looked at to pick those from
-MAX_SCENARIOS = MAX_COMPARED
-MAX_BODY_BYTES = MAX_JSON_BYTES + 8 * 1024  # the transforms plus name, notes and the token
 BAND_COLOR = "#0f4c81"
 BASIS_LABELS = {
     "billed": "billed spend",
@@ -334,258 +323,3 @@ def forecast_compute(request):
     except (ForecastError, QueryError) as exc:
         messages.error(request, f"No forecast: {str(exc).removeprefix('history: ')}")
     return redirect(back)
-
-
-# --- scenarios ---------------------------------------------------------------------------------
-#
-# What is compared lives in the URL, so it can be shared: ``?compare=slug1,slug2`` names saved
-# scenarios by slug; presets join as ``preset:NAME`` (``?compare=preset:80/20,slug1``).
-
-
-PRESET_PREFIX = "preset:"
-
-
-def _get_scenario(slug: str) -> Scenario:
-    return get_object_or_404(Scenario.objects.select_related("owner"), slug=slug)
-
-
-def compare_url(keys) -> str:
-    """The share link of a comparison: ``/scenarios/?compare=a,b``."""
-    keys = list(keys)
-    return f"/scenarios/?compare={quote(','.join(keys), safe=':/,')}" if keys else "/scenarios/"
-
-
-def _compare_keys(params) -> list[str]:
-    """``compare`` items in order, from ``compare=a,b`` and/or repeated ``compare=``."""
-    keys: list[str] = []
-    for raw in params.getlist("compare"):
-        keys.extend(part.strip() for part in raw.split(",") if part.strip())
-    return list(dict.fromkeys(keys))
-
-
-def _selected_specs(keys: list[str], presets: dict, errors: list[str]) -> list[tuple[str, dict]]:
-    """(key, spec) of up to `MAX_SCENARIOS` presets and saved scenarios (one query)."""
-    if len(keys) > MAX_SCENARIOS:
-        errors.append(f"compare: compare at most {MAX_SCENARIOS} scenarios at once")
-        keys = keys[:MAX_SCENARIOS]
-    slugs = [k for k in keys if not k.startswith(PRESET_PREFIX)]
-    saved = {s.slug: s for s in Scenario.objects.filter(slug__in=slugs)} if slugs else {}
-    out = []
-    for key in keys:
-        if key.startswith(PRESET_PREFIX):
-            name = key.removeprefix(PRESET_PREFIX)
-            if name in presets:
-                out.append((key, presets[name]))
-                continue
-        elif key in saved:
-            out.append((key, {**saved[key].spec, "name": saved[key].name}))
-            continue
-        errors.append(f"compare: {key[:60]!r} is not a preset or saved scenario you can compare")
-    return out
-
-
-def _draft_spec(request) -> tuple[dict | None, str, list[str]]:
-    """The scenario of the build/edit form (POST), validated: (spec, raw JSON, errors)."""
-    length = request.META.get("CONTENT_LENGTH") or "0"
-    if not length.isdigit() or int(length) > MAX_BODY_BYTES:
-        # Checked before Django parses the body; the form is shown again without it.
-        return None, "", [f"request: at most {MAX_BODY_BYTES // 1024} KB"]
-    raw = request.POST.get("transforms", "").strip() or "[]"
-    name = request.POST.get("name", "").strip()
-    try:
-        spec = validate_spec(
-            {
-                "name": name or "Draft",
-                "description": request.POST.get("notes", ""),
-                "transforms": parse_transforms(raw),
-            }
-        )
-    except ScenarioError as exc:
-        # The spec's description is the form's notes field.
-        return None, raw[:MAX_JSON_BYTES], [str(exc).replace("description:", "notes:", 1)]
-    return spec, raw, []
-
-
-def _results(specs: list[dict], errors: list[str]):
-    """(baseline, [results]) from `scenario_results`, or (reason, []) without a baseline.
-
-    One call for all of them; only when that fails are they tried one by one, to tell which
-    scenario is at fault (or that there is no baseline at all).
-    """
-    try:
-        baseline, *results = scenario_results(specs)
-        return baseline, results
-    except (ScenarioError, ForecastError) as exc:
-        if not specs:
-            return str(exc).removeprefix("history: "), []
-    except ArithmeticError:  # Decimal overflow: numbers valid alone, not together
-        if not specs:
-            raise
-    baseline, results = _results([], errors)
-    if isinstance(baseline, str):
-        return baseline, []
-    for spec in specs:
-        try:
-            results.append(scenario_results([spec])[1])
-        except (ScenarioError, ForecastError) as exc:
-            errors.append(f"{spec.get('name', 'Scenario')}: {exc}")
-        except ArithmeticError:
-            errors.append(
-                f"{spec.get('name', 'Scenario')}: transforms: together, these numbers are too "
-                "large to price (lower a growth, a price or a ratio)"
-            )
-    return baseline, results
-
-
-def _scenario_figure(base_result, compared) -> str:
-    fig = charts.empty_figure()
-    months = [str(p) for p in base_result.monthly.index]
-    monthly = base_result.monthly
-    charts.add_band(
-        fig,
-        months,
-        monthly["lower"],
-        monthly["upper"],
-        color="#1d2430",
-        name="Baseline 80%",
-        group="Baseline",
-        alpha=0.1,
-    )
-    charts.line(fig, months, monthly["spend"], name="Baseline", color="#1d2430", group="Baseline")
-    for i, result in enumerate(compared):
-        color = charts.OKABE_ITO[(i + 1) % len(charts.OKABE_ITO)]
-        frame = result.monthly
-        charts.add_band(
-            fig,
-            months,
-            frame["lower"],
-            frame["upper"],
-            color=color,
-            name=f"{result.name} 80%",
-            group=result.name,
-        )
-        charts.line(
-            fig,
-            months,
-            frame["spend"],
-            name=result.name,
-            color=color,
-            dash="dash",
-            group=result.name,
-        )
-    return charts.to_json(charts.finish(fig, y_format="money", y_title="Spend per month"))
-
-
-def _preset_choices(presets: dict, keys) -> list[dict]:
-    """Every preset; those `preset_specs` left out lack a priced model to build them on."""
-    return [
-        {
-            "name": name,
-            "key": f"{PRESET_PREFIX}{name}",
-            "available": name in presets,
-            "description": presets[name]["description"]
-            if name in presets
-            else "no priced model of the tier it needs",
-            "checked": f"{PRESET_PREFIX}{name}" in keys,
-        }
-        for name in PRESETS
-    ]
-
-
-def _saved_choices(keys) -> list[dict]:
-    return [
-        {"scenario": scenario, "checked": scenario.slug in keys}
-        for scenario in Scenario.objects.select_related("owner")[:50]
-    ]
-
-
-@dashboard_view
-def scenarios(request):
-    legacy = request.GET.getlist("s")
-    if legacy and request.method == "GET" and "compare" not in request.GET:
-        # Links of the first release: ?s=preset:NAME&s=saved:SLUG.
-        keys = [k.removeprefix("saved:") for k in legacy]
-        return redirect(compare_url(keys), permanent=True)
-    errors: list[str] = []
-    unknown = [p for p in request.GET if p not in ("compare", "edit")]
-    errors.extend(f"{p}: unknown parameter (use compare, edit)" for p in unknown)
-    presets = preset_specs()
-    keys = _compare_keys(request.GET)
-    selected = _selected_specs(keys, presets, errors)
-    editing = _get_scenario(request.GET["edit"]) if request.GET.get("edit") else None
-    form = {
-        "name": editing.name if editing else "",
-        "notes": editing.notes if editing else "",
-        "transforms": json.dumps(editing.spec.get("transforms", []), indent=1) if editing else "",
-    }
-    if request.method == "POST":
-        draft, form["transforms"], form_errors = _draft_spec(request)
-        form["name"], form["notes"] = request.POST.get("name", ""), request.POST.get("notes", "")
-        errors.extend(form_errors)
-        if draft is not None:
-            selected = [*selected[: MAX_SCENARIOS - 1], ("draft", draft)]
-    picked = [key for key, _ in selected if key != "draft"]
-    context = {
-        "page": "scenarios",
-        "errors": errors,
-        "presets": _preset_choices(presets, picked),
-        "saved": _saved_choices(picked),
-        "form": form,
-        "editing": editing,
-        "can_save": can_save_scenarios(request.user),
-        "max_scenarios": MAX_SCENARIOS,
-        "share_url": compare_url(picked) if picked else "",
-        # The current month as every page shows it (the one projection service).
-        "projection": month_projection(),
-    }
-    baseline, compared = _results([spec for _, spec in selected], errors)
-    if isinstance(baseline, str):
-        context["empty_reason"] = baseline
-    else:
-        prices = price_table()
-        context.update(
-            baseline=baseline,
-            compared=compared,
-            models=[f"{model} ({p['tier']})" for model, p in sorted(prices.items())],
-            rates=sorted(current_ratios().by_provider.items()),
-            chart_scenarios=_scenario_figure(baseline, compared),
-        )
-    status = 400 if errors else 200
-    return render(request, "dashboard/scenarios.html", context, status=status)
-
-
-@require_POST
-@dashboard_view
-def scenario_save(request):
-    if not can_save_scenarios(request.user):
-        raise PermissionDenied("Saving scenarios needs the Finance or Engineering role.")
-    spec, _, errors = _draft_spec(request)
-    name = request.POST.get("name", "").strip()
-    if not name:
-        errors.append("name: give the scenario a name")
-    if errors:
-        messages.error(request, "; ".join(errors))
-        return scenarios(request)
-    slug = request.POST.get("slug", "")
-    scenario = _get_scenario(slug) if slug else Scenario(owner=request.user)
-    if slug and not can_manage_scenario(request.user, scenario):
-        raise PermissionDenied("Only the owner (or an admin) can change this scenario.")
-    scenario.name, scenario.notes, scenario.spec = name, request.POST.get("notes", ""), spec
-    try:
-        scenario.save()
-    except ValidationError as exc:
-        messages.error(request, "; ".join(exc.messages))
-        return redirect("scenarios")
-    messages.success(request, f"Scenario “{scenario.name}” saved.")
-    return redirect(compare_url([scenario.slug]))
-
-
-@require_POST
-@dashboard_view
-def scenario_delete(request, slug: str):
-    scenario = _get_scenario(slug)
-    if not can_manage_scenario(request.user, scenario):
-        raise PermissionDenied("Only the owner (or an admin) can delete this scenario.")
-    scenario.delete()
-    messages.success(request, f"Scenario “{scenario.name}” deleted.")
-    return redirect("scenarios")
