@@ -41,8 +41,10 @@ def period_bounds(when: object, period: str) -> tuple[pd.Timestamp, pd.Timestamp
 class PeriodProjection:
     """Projected spend for one period.
 
-    ``total`` is actuals so far plus the mean forecast of the remaining days; ``lower`` and
-    ``upper`` hold the interval of the total per level. Crossing dates are ``None`` when fewer
+    ``total`` is actuals so far plus the mean forecast of the remaining days; ``median`` the
+    middle of the simulated period totals (inside every interval by construction: with a
+    skewed forecast distribution the mean can sit outside the band); ``lower`` and ``upper``
+    hold the interval of the total per level. Crossing dates are ``None`` when fewer
     paths than the quantile cross within the period (e.g. no median date when the probability
     of crossing is below 50%).
     """
@@ -59,6 +61,7 @@ class PeriodProjection:
     crossing_date: pd.Timestamp | None = None
     crossing_low: pd.Timestamp | None = None
     crossing_high: pd.Timestamp | None = None
+    median: float | None = None
 
 
 def _crossing_quantile(days: np.ndarray, q: float, dates: pd.DatetimeIndex):
@@ -138,6 +141,7 @@ def project_period(
         "actual_to_date": actual_to_date,
         "forecast_rest": forecast_rest,
         "total": actual_to_date + forecast_rest,
+        "median": float(np.median(totals)) if len(rest) else actual_to_date,
         "lower": {lv: float(np.quantile(totals, 0.5 - lv / 200)) for lv in levels},
         "upper": {lv: float(np.quantile(totals, 0.5 + lv / 200)) for lv in levels},
     }

@@ -182,7 +182,9 @@ def period_projection(
     crossing = result.crossing_date
     return replace(
         base,
-        total=cents(result.total),
+        # The headline is the middle of the same simulated totals the 80% range comes from, so
+        # it always lies inside that range (the mean of a skewed distribution need not).
+        total=cents(result.median if result.median is not None else result.total),
         lower_80=cents(result.lower.get(LEVEL)),
         upper_80=cents(result.upper.get(LEVEL)),
         prob_over=result.prob_over_budget,
