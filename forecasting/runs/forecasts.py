@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -432,6 +432,30 @@ class ForecastNotReady(ForecastError):
     sync's hook or an explicit action; a page view never fits one)."""
 
 
+def total_series(
+    scope: Mapping[str, Iterable[str]] | None,
+    horizon: int,
+    as_of: date,
+    *,
+    compute: bool = False,
+    read_history: Callable[[], pd.Series] | None = None,
+    trigger: str = "on-demand",
+) -> SeriesForecast:
+    """The stored total forecast of ``scope`` made on ``as_of`` reaching ``horizon`` days.
+    Without one, ``compute=True`` fits and stores it (`compute_total`, on the history
+    ``read_history`` returns when given, read only then); otherwise `ForecastNotReady` says
+    so: pages call it that way, a GET never writes."""
+    stored = stored_total(scope, horizon, as_of)
+    if stored is not None:
+        return stored
+    if not compute:
+        raise ForecastNotReady(
+            f"no forecast for {as_of:%b %-d} yet: it is made after each sync and nightly"
+        )
+    history = read_history() if read_history is not None else None
+    return compute_total(scope, horizon, as_of, history=history, trigger=trigger)
+
+
 def forecast_total(
     filters: dict[str, list[str]] | None = None,
     horizon: int = DEFAULT_HORIZON,
@@ -449,11 +473,5 @@ def forecast_total(
     if as_of is None:
         raise ForecastError("history: no spend data yet")
     filters = _normal_filters(filters)
-    stored = stored_total(filters, horizon, as_of)
-    if stored is None:
-        if not compute:
-            raise ForecastNotReady(
-                f"no forecast for {as_of:%b %-d} yet: it is made after each sync and nightly"
-            )
-        stored = compute_total(filters, horizon, as_of)
+    stored = total_series(filters, horizon, as_of, compute=compute)
     return stored_forecast(stored, horizon, levels)

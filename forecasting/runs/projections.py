@@ -28,13 +28,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import pandas as pd
 
 from forecasting import Forecast, ForecastError, project_period
-from forecasting.runs.forecasts import (
-    ForecastNotReady,
-    compute_total,
-    scope_key,
-    stored_forecast,
-    stored_total,
-)
+from forecasting.runs.forecasts import scope_key, stored_forecast, total_series
 from forecasting.runs.history import _window, default_as_of, spend_history
 from spendapp.usage.calendar import Period, period_containing
 from spendapp.usage.sync import first_syncs_running
@@ -119,14 +113,8 @@ def _daily_actuals(history: History, period: Period, as_of: date) -> pd.Series:
 
 
 def _forecast(scope, history: History | None, horizon: int, as_of: date, compute: bool) -> Forecast:
-    stored = stored_total(scope, horizon, as_of)
-    if stored is None:
-        if not compute:
-            raise ForecastNotReady(
-                f"no forecast for {as_of:%b %-d} yet: it is made after each sync and nightly"
-            )
-        past = None if history is None else history(*_window(as_of))
-        stored = compute_total(scope, horizon, as_of, history=past)
+    read = None if history is None else (lambda: history(*_window(as_of)))
+    stored = total_series(scope, horizon, as_of, compute=compute, read_history=read)
     return stored_forecast(stored, horizon, (LEVEL, 95))
 
 

@@ -7,10 +7,10 @@ others back), after the commit.
 
 from __future__ import annotations
 
-from django.core.cache import cache
 from django.db import transaction
 from django.dispatch import receiver
 
+from spendapp.core.queueing import queue_once
 from spendapp.usage.signals import spend_changed
 
 REFRESH_DELAY = 30  # seconds: after the sync's last windows, and after budget evaluation
@@ -18,12 +18,9 @@ _QUEUED = "forecasting:total-refresh-queued"
 
 
 def queue_total_refresh() -> bool:
-    if not cache.add(_QUEUED, True, timeout=REFRESH_DELAY):
-        return False
     from forecasting.runs.tasks import refresh_total_forecast
 
-    refresh_total_forecast.apply_async(countdown=REFRESH_DELAY, expires=55 * 60)
-    return True
+    return queue_once(_QUEUED, refresh_total_forecast, REFRESH_DELAY)
 
 
 @receiver(spend_changed)

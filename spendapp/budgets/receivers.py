@@ -9,10 +9,10 @@ claimed once in the database, so a second evaluation would only cost time, never
 
 from __future__ import annotations
 
-from django.core.cache import cache
 from django.db import transaction
 from django.dispatch import receiver
 
+from spendapp.core.queueing import queue_once
 from spendapp.usage.signals import spend_changed
 
 EVALUATE_DELAY = 20  # seconds: the rest of a sync's windows land meanwhile
@@ -21,12 +21,9 @@ _QUEUED = "budgets:evaluation-queued"
 
 def queue_evaluation() -> bool:
     """Queue one budget evaluation unless one is already waiting; whether this call did."""
-    if not cache.add(_QUEUED, True, timeout=EVALUATE_DELAY):
-        return False
     from spendapp.budgets.tasks import evaluate_budgets
 
-    evaluate_budgets.apply_async(countdown=EVALUATE_DELAY, expires=55 * 60)
-    return True
+    return queue_once(_QUEUED, evaluate_budgets, EVALUATE_DELAY)
 
 
 @receiver(spend_changed)

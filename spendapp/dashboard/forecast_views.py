@@ -18,9 +18,8 @@ from forecasting import ForecastError, describe_model
 from forecasting.runs.forecasts import (
     OK_STATUSES,
     ForecastNotReady,
-    compute_total,
     stored_forecast,
-    stored_total,
+    total_series,
 )
 from forecasting.runs.history import default_as_of, spend_history
 from forecasting.runs.models import SPEND, ForecastPoint, SeriesForecast
@@ -77,12 +76,7 @@ def _totals(filters: dict):
 def _stored_forecast(filters: dict, horizon: int, as_of: date) -> SeriesForecast:
     """Today's stored total for these filters; `ForecastNotReady` without one (a page view
     never fits: the page offers "Compute now")."""
-    stored = stored_total(filters, horizon, as_of)
-    if stored is None:
-        raise ForecastNotReady(
-            f"no forecast for {as_of:%b %-d} yet: it is made after each sync and nightly"
-        )
-    return stored
+    return total_series(filters, horizon, as_of)
 
 
 def _past_runs(filters: dict, as_of: date) -> list[SeriesForecast]:
@@ -317,8 +311,7 @@ def forecast_compute(request):
     try:
         if as_of is None:
             raise ForecastError("no spend data yet")
-        if stored_total(filters, int(horizon), as_of) is None:
-            compute_total(filters, int(horizon), as_of, trigger="manual")
+        total_series(filters, int(horizon), as_of, compute=True, trigger="manual")
         messages.success(request, "Forecast computed.")
     except (ForecastError, QueryError) as exc:
         messages.error(request, f"No forecast: {str(exc).removeprefix('history: ')}")

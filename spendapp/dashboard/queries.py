@@ -18,7 +18,7 @@ from django.db.models import Max, Min, Sum
 from spendapp.providers.models import ProviderAccount, ProviderEntity
 from spendapp.usage.calendar import complete_weeks
 from spendapp.usage.models import DailyModelSpend, SpendCombination, SyncRun
-from spendapp.usage.spend import daily_spend, spend_groups
+from spendapp.usage.spend import daily_spend
 
 ZERO = Decimal(0)
 
@@ -99,8 +99,9 @@ def top_movers(last_complete: date, limit: int = 5) -> list[Mover]:
     partial day). One query."""
     (this_start, _), (prev_start, _) = complete_weeks(last_complete)
     totals: dict[tuple[str, str], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
-    for group in spend_groups(prev_start, last_complete):
-        totals[group.provider, group.model][0 if group.day >= this_start else 1] += group.spend
+    rows = daily_spend(prev_start, last_complete, by=("provider", "model"))
+    for day, provider, model, spend, *_ in rows:
+        totals[provider, model][0 if day >= this_start else 1] += spend
     movers = [
         Mover(provider, model or "(no model)", this_week, last_week)
         for (provider, model), (this_week, last_week) in totals.items()

@@ -113,6 +113,11 @@ def refresh(account_id: int, first_day: date) -> int:
     """Recompute the ratios of one account from ``first_day`` to its last day of usage, and
     the stored calibrated estimate and spend of those days. Returns the number of ratio rows
     written. Runs in the caller's transaction (atomic)."""
+    return _refresh(account_id, first_day)[0]
+
+
+def _refresh(account_id: int, first_day: date) -> tuple[int, date | None]:
+    """`refresh`, returning (ratio rows written, the account's last day with usage)."""
     last = (
         DailyModelSpend.objects.filter(account_id=account_id, day__gte=first_day)
         .order_by("-day")
@@ -122,7 +127,7 @@ def refresh(account_id: int, first_day: date) -> int:
     with transaction.atomic():
         CalibrationRatio.objects.filter(account_id=account_id, day__gte=first_day).delete()
         if last is None:
-            return 0
+            return 0, None
         params = {
             "account": account_id,
             "w0": first_day - timedelta(days=WINDOW_DAYS),
@@ -158,7 +163,7 @@ def refresh(account_id: int, first_day: date) -> int:
         # The stored calibrated estimate and spend follow the new ratios.
         with connection.cursor() as cursor:
             cursor.execute(_REFRESH_SPEND, {"account": account_id, "d0": first_day})
-    return len(rows)
+    return len(rows), last
 
 
 def refresh_spend(account_id: int, first_day: date) -> date | None:
@@ -166,13 +171,7 @@ def refresh_spend(account_id: int, first_day: date) -> date | None:
     estimate and spend of those days; the last day whose spend may have changed (None: no
     data from ``first_day`` on). A bill of day d moves the ratios of the days after it, so
     spend can change up to the account's last day."""
-    refresh(account_id, first_day)
-    return (
-        DailyModelSpend.objects.filter(account_id=account_id, day__gte=first_day)
-        .order_by("-day")
-        .values_list("day", flat=True)
-        .first()
-    )
+    return _refresh(account_id, first_day)[1]
 
 
 def rebuild() -> int:
