@@ -10,6 +10,11 @@ from spendapp.providers import crypto
 PROVIDER_CHOICES = [
     ("openai", "OpenAI"),
     ("anthropic", "Anthropic"),
+    ("openrouter", "OpenRouter"),
+    ("fireworks", "Fireworks AI"),
+    ("deepseek", "DeepSeek"),
+    ("bedrock", "AWS Bedrock (Cost and Usage Report)"),
+    ("azure_openai", "Azure OpenAI (Cost Management)"),
     # Costs imported from FOCUS CSV files (clouds, providers without an API): never synced.
     ("focus", "FOCUS CSV import"),
 ]
@@ -17,6 +22,12 @@ SYNCABLE_PROVIDERS = ("openai", "anthropic")
 DEFAULT_BASE_URLS = {
     "openai": "https://api.openai.com/v1",
     "anthropic": "https://api.anthropic.com",
+    "openrouter": "https://openrouter.ai/api/v1",
+    "fireworks": "https://api.fireworks.ai",
+    "deepseek": "https://api.deepseek.com",
+    # Bedrock reads CUR 2.0 files from S3: empty means AWS's own S3 endpoint for the region.
+    "bedrock": "",
+    "azure_openai": "https://management.azure.com",
     "focus": "",
 }
 
@@ -39,6 +50,13 @@ class ProviderAccount(models.Model):
     encrypted_key = models.TextField(editable=False)
     key_hint = models.CharField(max_length=20, editable=False, blank=True)
     key_changed_at = models.DateTimeField(default=timezone.now, editable=False)
+    # Non-secret connection settings a provider needs beyond its key (an S3 bucket and prefix,
+    # an Azure tenant, client and scope): each connector documents and validates its own.
+    settings = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Provider-specific settings that are not secret (see docs/providers/).",
+    )
     enabled = models.BooleanField(default=True)
     backfill_days = models.PositiveIntegerField(
         default=90, help_text="How far back the first sync reads."
