@@ -36,6 +36,10 @@ class UsageRecord:
     service_tier: str = ""
     batch: str = ""  # "", "true", "false"
     context_window: str = ""
+    api_source: str = ""  # OpenAI: where the request came from (API, Codex, ...)
+    inference_geo: str = ""  # Anthropic: global / us / not_available
+    speed: str = ""  # Anthropic: standard / fast (fast mode is priced higher)
+    service_account_id: str = ""  # Anthropic service account
     input_uncached_tokens: int = 0
     input_cached_tokens: int = 0  # cache reads
     cache_write_tokens: int = 0  # OpenAI cache writes / Anthropic 5-minute cache writes
@@ -65,6 +69,10 @@ class UsageRecord:
             self.service_tier,
             self.batch,
             self.context_window,
+            self.api_source,
+            self.inference_geo,
+            self.speed,
+            self.service_account_id,
         )
 
 
@@ -84,7 +92,9 @@ class CostRecord:
     token_type: str = ""  # input / cached_input / cache_write / cache_write_1h / output / ""
     service_tier: str = ""
     context_window: str = ""
-    cost_type: str = ""
+    cost_type: str = ""  # Anthropic: tokens / web_search / code_execution / session_usage
+    inference_geo: str = ""
+    speed: str = ""
     quantity: Decimal | None = None
     quantity_unit: str = ""
 
@@ -98,6 +108,8 @@ class CostRecord:
             self.service_tier,
             self.context_window,
             self.cost_type,
+            self.inference_geo,
+            self.speed,
         )
 
 

@@ -200,13 +200,23 @@ def price_audit(
             model__in=models,
         )
         .annotate(day=TruncDate("bucket_start", tzinfo=UTC))
-        .values("account_id", "day", "model", "project_id", "service_tier", "batch")
+        .values(
+            "account_id",
+            "day",
+            "model",
+            "project_id",
+            "service_tier",
+            "batch",
+            "speed",
+            "inference_geo",
+        )
         .annotate(**{f"sum_{column}": Sum(column) for column in _USAGE_COLUMNS})
     )
     for row in usage_rows:
         key = (row["account_id"], row["day"], row["model"])
         tokens = {column: int(row[f"sum_{column}"] or 0) for column in _USAGE_COLUMNS}
-        usage[key][row["project_id"]].append((row["service_tier"], row["batch"], tokens))
+        context = (row["service_tier"], row["batch"], row["speed"], row["inference_geo"])
+        usage[key][row["project_id"]].append((context, tokens))
 
     totals: dict[tuple, _Total] = defaultdict(_Total)
     for (account_id, day, model, token_type), by_project in billed.items():
@@ -223,16 +233,18 @@ def price_audit(
             units = [(sum(by_project.values()), pooled)]
         at = _midnight(day)
         for amount, entries in units:
-            tokens = sum(entry[2][column] for entry in entries)
+            tokens = sum(entry[1][column] for entry in entries)
             if not tokens:
                 continue
             total.billed_compared += amount
             total.tokens += tokens
             total.days_compared.add(day)
-            for service_tier, batch, counts in entries:
+            for (service_tier, batch, speed, geo), counts in entries:
                 if not counts[column]:
                     continue
-                prices = book.lookup(provider, model, at, service_tier, batch)
+                prices = book.lookup(
+                    provider, model, at, service_tier, batch, speed=speed, inference_geo=geo
+                )
                 if prices is None:
                     total.unpriced = True
                     continue

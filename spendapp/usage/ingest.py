@@ -107,17 +107,26 @@ def _usage_rows(
 ):
     """Rows in _USAGE_COLUMNS order, priced.
 
-    Prices are looked up once per (model, tier, batch, bucket start), the arguments
-    PriceBook.lookup depends on: a window repeats each for every project, key and user of the
-    hour, and a hit here costs a fraction of the book's own cache (a day or hour per call).
+    Prices are looked up once per (model, tier, batch, bucket start, speed, inference geo),
+    the arguments PriceBook.lookup depends on: a window repeats each for every project, key
+    and user of the hour, and a hit here costs a fraction of the book's own cache (a day or
+    hour per call).
     """
     account_id, provider = account.pk, account.provider
     memo: dict[tuple, TokenPrices | None] = {}
     for r in records:
-        key = (r.model, r.service_tier, r.batch, r.bucket_start)
+        key = (r.model, r.service_tier, r.batch, r.bucket_start, r.speed, r.inference_geo)
         prices = memo.get(key, _NOT_LOOKED_UP)
         if prices is _NOT_LOOKED_UP:
-            prices = book.lookup(provider, r.model, r.bucket_start, r.service_tier, r.batch)
+            prices = book.lookup(
+                provider,
+                r.model,
+                r.bucket_start,
+                r.service_tier,
+                r.batch,
+                speed=r.speed,
+                inference_geo=r.inference_geo,
+            )
             memo[key] = prices
         cost = None
         if prices is not None:
@@ -140,6 +149,10 @@ def _usage_rows(
             r.service_tier,
             r.batch,
             r.context_window,
+            r.api_source,
+            r.inference_geo,
+            r.speed,
+            r.service_account_id,
             r.input_uncached_tokens,
             r.input_cached_tokens,
             r.cache_write_tokens,

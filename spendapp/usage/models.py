@@ -30,6 +30,12 @@ USAGE_DIMENSIONS = (
     "service_tier",
     "batch",
     "context_window",
+    # Newer groupings (issue #15): OpenAI ``api_source``; Anthropic ``inference_geo``,
+    # ``speed`` (fast mode) and ``service_account_id`` (its ``account_id`` is a user: user_id).
+    "api_source",
+    "inference_geo",
+    "speed",
+    "service_account_id",
 )
 COST_DIMENSIONS = (
     "project_id",
@@ -40,6 +46,8 @@ COST_DIMENSIONS = (
     "service_tier",
     "context_window",
     "cost_type",
+    "inference_geo",
+    "speed",
 )
 
 
@@ -53,6 +61,12 @@ def _account_fact_key() -> models.ForeignKey:
 
 def _dimension() -> models.CharField:
     return models.CharField(max_length=200, blank=True, default="")
+
+
+def _later_dimension() -> models.CharField:
+    # A dimension added after the tables held data: the database default keeps raw SQL
+    # writers (benchmark seeding, COPY with a column list) valid without naming it.
+    return models.CharField(max_length=200, blank=True, default="", db_default="")
 
 
 def _tokens() -> models.BigIntegerField:
@@ -77,6 +91,10 @@ class UsageBucket(models.Model):
     service_tier = _dimension()
     batch = _dimension()
     context_window = _dimension()
+    api_source = _later_dimension()
+    inference_geo = _later_dimension()
+    speed = _later_dimension()
+    service_account_id = _later_dimension()
     input_uncached_tokens = _tokens()
     input_cached_tokens = _tokens()
     cache_write_tokens = _tokens()
@@ -121,6 +139,8 @@ class CostLineItem(models.Model):
     service_tier = _dimension()
     context_window = _dimension()
     cost_type = _dimension()
+    inference_geo = _later_dimension()
+    speed = _later_dimension()
     amount = models.DecimalField(max_digits=24, decimal_places=12)
     currency = models.CharField(max_length=3)
     quantity = models.DecimalField(max_digits=24, decimal_places=6, null=True)

@@ -22,6 +22,20 @@ rows were priced by a rule rather than by the catalog:
   https://developers.openai.com/api/docs/guides/flex-processing): the catalog's flex
   variant, else its batch variant, else 50 % of list.
 
+Anthropic's newer price modifiers (issue #15), multiplied onto the resolved price and
+stacking with batch and caching as Anthropic documents; each is a rule the audit shows:
+
+* US-only inference (``inference_geo: us``) at 1.1x ("US-only inference is priced at 1.1x on
+  Opus 4.6, Sonnet 4.6, and later models", https://platform.claude.com/docs/en/api/service-tiers;
+  older models reject the parameter, so a ``us`` row is always on a 1.1x model);
+* fast mode (``speed: fast``) at the documented multiplier of the model (Opus 4.6: 6x for
+  prompts up to 200k tokens, https://platform.claude.com/docs/en/build-with-claude/fast-mode;
+  the 12x long-context rate is not applied, as no long-context tier is, see above). Models
+  whose multiplier we have not found keep the list price, under a rule that says so;
+* the Priority Tier and the ``flex`` / ``flex_discount`` tiers: no published per-token rate
+  (Priority is committed capacity, and its costs are not in the cost report), so the list
+  price, under a rule that says so. The billed cost settles these where it is reported.
+
 Time-of-day prices (DeepSeek's off-peak window, a ``TimeOfDateConstraint``) are resolved per
 hourly bucket: `PriceBook` keys such models by the hour, not the day.
 """
@@ -49,7 +63,22 @@ HALF = Decimal("0.5")
 # date (see the module docstring for the sources): rule name -> multiplier of the list price.
 BATCH_RULE = "batch 50% of list"
 FLEX_RULE = "flex at batch price (50% of list)"
-PRICE_RULES = {BATCH_RULE: HALF, FLEX_RULE: HALF}
+US_GEO_RULE = "Anthropic US-only inference 1.1x"
+FAST_RULE = "Anthropic fast mode at the model's documented multiplier"
+FAST_UNKNOWN_RULE = "Anthropic fast mode: multiplier not documented for the model, list price"
+TIER_AT_LIST_RULE = "no published rate for the service tier, list price"
+US_GEO_MULTIPLIER = Decimal("1.1")
+# Fast-mode multipliers of standard rates, per model (prompts up to 200k tokens).
+FAST_MODE_MULTIPLIERS = {"claude-opus-4-6": Decimal(6)}
+# Anthropic tiers without a published per-token rate (see the module docstring).
+ANTHROPIC_TIERS_AT_LIST = frozenset({"priority", "priority_on_demand", "flex", "flex_discount"})
+PRICE_RULES = {
+    BATCH_RULE: HALF,
+    FLEX_RULE: HALF,
+    US_GEO_RULE: US_GEO_MULTIPLIER,
+    TIER_AT_LIST_RULE: Decimal(1),
+    FAST_UNKNOWN_RULE: Decimal(1),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,16 +177,27 @@ class PriceBook:
         self._hourly: dict[tuple[str, str], bool] = {}
 
     def lookup(
-        self, provider: str, model: str, at: datetime, service_tier: str = "", batch: str = ""
+        self,
+        provider: str,
+        model: str,
+        at: datetime,
+        service_tier: str = "",
+        batch: str = "",
+        *,
+        speed: str = "",
+        inference_geo: str = "",
     ) -> TokenPrices | None:
         if not model:
             return None
         info = self._model_info(provider, model)
         hourly = self._hourly[provider, model]
         when = at.replace(minute=0, second=0, microsecond=0) if hourly else at.date()
-        key = (provider, model, when, service_tier, batch)
+        key = (provider, model, when, service_tier, batch, speed, inference_geo)
         if key not in self._cache:
-            self._cache[key] = self._resolve(provider, model, info, at, service_tier, batch)
+            prices = self._resolve(provider, model, info, at, service_tier, batch)
+            if prices is not None and provider == "anthropic":
+                prices = _anthropic_modifiers(prices, model, service_tier, speed, inference_geo)
+            self._cache[key] = prices
         return self._cache[key]
 
     def _model_info(self, provider: str, model: str):
@@ -171,6 +211,8 @@ class PriceBook:
         return self._models[key]
 
     def _resolve(self, provider, model, info, at, service_tier, batch) -> TokenPrices | None:
+        if provider == "anthropic" and service_tier in ANTHROPIC_TIERS_AT_LIST:
+            service_tier = ""  # not OpenAI's flex: list price, the rule in _anthropic_modifiers
         catalog_prices = self._catalog(info, at, service_tier, batch) if info else None
         override = self._override(provider, model, at)
         if override is None:
@@ -281,4 +323,40 @@ def _apply_override(row, base: TokenPrices | None) -> TokenPrices | None:
         output=pick(row.output_per_mtok, base and base.output),
         source=f"override:{row.pk}",
         tiered=False,
+    )
+
+
+def _anthropic_modifiers(
+    prices: TokenPrices, model: str, service_tier: str, speed: str, inference_geo: str
+) -> TokenPrices:
+    """Anthropic's US-only, fast-mode and tier rules on top of a resolved price (see the
+    module docstring). Overrides are negotiated prices: they are taken as they are."""
+    if prices.source.startswith("override:"):
+        return prices
+    multiplier, rules = Decimal(1), [prices.rule] if prices.rule else []
+    if inference_geo == "us":
+        multiplier *= US_GEO_MULTIPLIER
+        rules.append(US_GEO_RULE)
+    if speed == "fast":
+        fast = next(
+            (m for name, m in FAST_MODE_MULTIPLIERS.items() if model.startswith(name)), None
+        )
+        if fast is None:
+            rules.append(FAST_UNKNOWN_RULE)
+        else:
+            multiplier *= fast
+            rules.append(FAST_RULE)
+    if service_tier in ANTHROPIC_TIERS_AT_LIST:
+        rules.append(TIER_AT_LIST_RULE)
+    if multiplier == 1 and len(rules) == (1 if prices.rule else 0):
+        return prices
+    return TokenPrices(
+        input=prices.input * multiplier,
+        cached_input=prices.cached_input * multiplier,
+        cache_write=prices.cache_write * multiplier,
+        cache_write_1h=prices.cache_write_1h * multiplier,
+        output=prices.output * multiplier,
+        source=prices.source,
+        tiered=prices.tiered,
+        rule="; ".join(rules),
     )

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from spendapp.providers.connectors import AnthropicConnector, OpenAIConnector
-from spendapp.providers.errors import MalformedResponse
+from spendapp.providers.errors import MalformedResponse, ProviderRequestError
 from spendapp.providers.records import DEFAULT_WORKSPACE_ID
 
 from .conftest import ANTHROPIC_KEY, OPENAI_KEY, Reply
@@ -65,7 +65,20 @@ def anthropic(server, client):
 
 def test_openai_endpoints_and_windows(openai):
     specs = {s.name: s for s in openai.endpoints()}
-    assert set(specs) == {"openai.completions", "openai.embeddings", "openai.costs"}
+    # Every usage kind is on by default (issue #15): an unused one answers empty buckets.
+    assert set(specs) == {
+        "openai.completions",
+        "openai.embeddings",
+        "openai.moderations",
+        "openai.images",
+        "openai.audio_speeches",
+        "openai.audio_transcriptions",
+        "openai.vector_stores",
+        "openai.code_interpreter_sessions",
+        "openai.file_search_calls",
+        "openai.web_search_calls",
+        "openai.costs",
+    }
     comp = specs["openai.completions"]
     assert (comp.kind, comp.bucket_width, comp.max_window, comp.page_limit) == (
         "usage",
@@ -126,6 +139,7 @@ def test_window_exactly_at_page_limit_is_one_request(server, openai):
         "user_id",
         "batch",
         "service_tier",
+        "api_source",
     ]
     assert seen.param("page") is None
     assert seen.headers["authorization"] == f"Bearer {OPENAI_KEY}"
@@ -252,9 +266,14 @@ def test_anthropic_query_and_headers(server, anthropic):
         "model",
         "service_tier",
         "context_window",
+        "inference_geo",
+        "account_id",
+        "service_account_id",
+        "speed",
     ]
     assert usage.headers["x-api-key"] == ANTHROPIC_KEY
     assert usage.headers["anthropic-version"] == "2023-06-01"
+    assert usage.headers["anthropic-beta"] == "fast-mode-2026-02-01"  # for ``speed``
     assert "authorization" not in usage.headers
     assert cost.path == "/v1/organizations/cost_report"
     assert cost.param("bucket_width") == "1d" and cost.param("limit") == "31"
@@ -382,3 +401,45 @@ def test_test_connection(server, openai, anthropic):
     assert "Anthropic" in anthropic.test_connection()
     assert server.requests[0].param("limit") == "1"
     assert server.requests[1].path == "/v1/organizations/usage_report/messages"
+
+
+def test_anthropic_edition_without_newer_groupings_falls_back_to_the_original_five(
+    server, anthropic
+):
+    rejected = {"type": "error", "error": {"type": "invalid_request_error", "message": "bad"}}
+    result = {"uncached_input_tokens": 5, "output_tokens": 1, "model": "claude-x"}
+    page = an_page([an_bucket(START, results=[result])])
+    server.add(Reply(400, rejected), Reply(200, page), Reply(200, page))
+    first = list(anthropic.fetch_pages("anthropic.messages", START, START + timedelta(days=1)))
+    again = list(anthropic.fetch_pages("anthropic.messages", START, START + timedelta(days=1)))
+    assert [len(p.records) for p in first + again] == [1, 1]
+    newer, retried, later = server.requests
+    assert "speed" in newer.params("group_by[]")
+    legacy = ["api_key_id", "workspace_id", "model", "service_tier", "context_window"]
+    assert retried.params("group_by[]") == legacy == later.params("group_by[]")
+    assert "anthropic-beta" not in retried.headers  # asked once per connector, not per window
+
+
+def test_openai_rejected_api_source_is_dropped_and_usage_still_synced(server, openai):
+    rejected = {
+        "error": {
+            "message": "Invalid value for 'group_by'",
+            "type": "invalid_request_error",
+            "param": "group_by",
+            "code": None,
+        }
+    }
+    page = oa_page([oa_bucket(START_UNIX, results=[oa_result(model="m")])])
+    server.add(Reply(400, rejected), Reply(200, page))
+    (only,) = list(openai.fetch_pages("openai.completions", START, START + timedelta(hours=1)))
+    assert len(only.records) == 1
+    first, retried = server.requests
+    assert "api_source" in first.params("group_by")
+    assert "api_source" not in retried.params("group_by")
+
+
+def test_a_400_on_cost_endpoints_is_not_taken_for_a_grouping_problem(server, openai):
+    server.add(Reply(400, {"error": {"message": "no", "type": "x", "param": None, "code": None}}))
+    with pytest.raises(ProviderRequestError):
+        list(openai.fetch_pages("openai.costs", START, START + timedelta(days=1)))
+    assert len(server.requests) == 1

@@ -125,7 +125,7 @@ def test_minimal_result_defaults(openai):
     (rec,) = parse_oa(openai, oa([[comp()]])).records
     assert rec.input_uncached_tokens == 100  # no cache fields: all input is uncached
     assert (rec.input_cached_tokens, rec.cache_write_tokens, rec.cache_write_1h_tokens) == (0, 0, 0)
-    assert rec.dimensions() == ("", "", "", "", "", "", "")
+    assert rec.dimensions() == ("", "", "", "", "", "", "", "", "", "", "")
     assert rec.extra == {}
     assert rec.bucket_start == datetime(2026, 3, 2, tzinfo=UTC)
     assert rec.bucket_end == datetime(2026, 3, 2, 1, tzinfo=UTC)
@@ -174,7 +174,10 @@ def test_unknown_fields_are_ignored_and_dimensions_read(openai):
     body["brand_new_page_field"] = [1, 2]
     body["data"][0]["bucket_extra"] = "x"
     (rec,) = parse_oa(openai, body).records
-    assert rec.dimensions() == ("gpt-5.5", "proj_1", "key_1", "user-1", "flex", "true", "")
+    assert rec.dimensions() == (
+        *("gpt-5.5", "proj_1", "key_1", "user-1", "flex", "true", ""),
+        *("", "", "", ""),
+    )
     assert (rec.input_audio_tokens, rec.output_audio_tokens) == (7, 3)
     assert rec.extra == {"output_image_tokens": 4}
 

@@ -10,6 +10,7 @@ import psycopg
 import pytest
 from django.db import connection
 
+from spendapp.providers.connectors import OpenAIConnector
 from spendapp.providers.fake import (
     DEFAULT_ANTHROPIC_KEY,
     DEFAULT_OPENAI_KEY,
@@ -64,7 +65,9 @@ def test_the_first_sync_backfills_and_sets_a_watermark_per_endpoint(fake):
     assert run.range_start == datetime(2026, 8, 31, tzinfo=UTC)  # END - 10 days, whole day
     assert run.pages >= run.windows > 0 and run.rows_inserted > 0
     marks = dict(SyncWatermark.objects.values_list("endpoint", "synced_until"))
-    assert set(marks) == {"openai.completions", "openai.embeddings", "openai.costs"}
+    # Every OpenAI usage kind is synced by default, the unused ones too (empty buckets).
+    assert set(marks) == {s.name for s in OpenAIConnector("", "sk-x").endpoints()}
+    assert {"openai.completions", "openai.images", "openai.costs"} <= set(marks)
     assert all(until == END for until in marks.values())
     account.refresh_from_db()
     assert account.status == "ok" and account.last_success_at is not None

@@ -8,9 +8,14 @@ Endpoints (Anthropic's Usage and Cost Admin API reference):
   max window 31 days (one page covers a full window).
 
 Usage is grouped by ``api_key_id``, ``workspace_id``, ``model``, ``service_tier`` and
-``context_window`` (the original five dimensions); costs by ``workspace_id`` and
-``description``. Array parameters use the bracket form (``group_by[]=model``). Headers:
-``x-api-key`` and ``anthropic-version: 2023-06-01``.
+``context_window`` (the original five dimensions) and the newer ``inference_geo``,
+``account_id``, ``service_account_id`` and ``speed`` (with the ``fast-mode-2026-02-01`` beta
+header); a 400 to them (an older API edition) drops back to the five for the connector's life
+(`Connector.newer_groupings`). Costs are grouped by ``workspace_id`` and ``description``; the
+rows carry ``cost_type`` (tokens, web_search, code_execution, session_usage), the token type
+(5-minute and 1-hour cache writes apart), ``inference_geo`` and ``speed``. Array parameters
+use the bracket form (``group_by[]=model``). Headers: ``x-api-key`` and
+``anthropic-version: 2023-06-01``.
 
 Money: the cost report's ``amount`` is a decimal string in **cents**; it becomes dollars with
 ``Decimal(amount) / 100`` at full precision (never a float). Because we always group by
@@ -52,7 +57,19 @@ COST_MAX_LIMIT = 31
 USAGE_WINDOW = timedelta(days=7)  # 168 hourly buckets: one page at limit 168
 COST_WINDOW = timedelta(days=31)  # 31 daily buckets: one page at limit 31
 
-USAGE_GROUP_BY = ("api_key_id", "workspace_id", "model", "service_tier", "context_window")
+# The original five dimensions (every edition of the API has them), then the newer ones:
+# ``inference_geo``, ``account_id`` (a user: our user_id), ``service_account_id`` and ``speed``
+# (fast mode; needs the beta header below). Without them fast-mode and US-only usage would be
+# folded into standard rows and priced at the standard rate.
+LEGACY_USAGE_GROUP_BY = ("api_key_id", "workspace_id", "model", "service_tier", "context_window")
+USAGE_GROUP_BY = (
+    *LEGACY_USAGE_GROUP_BY,
+    "inference_geo",
+    "account_id",
+    "service_account_id",
+    "speed",
+)
+FAST_MODE_BETA = "fast-mode-2026-02-01"
 COST_GROUP_BY = ("workspace_id", "description")
 
 TOKEN_TYPES = {
@@ -80,11 +97,22 @@ class AnthropicConnector(Connector):
     default_base_url = "https://api.anthropic.com"
     display_name = "Anthropic"
 
-    def __init__(self, base_url: str, api_key: str, *, client: HttpClient | None = None):
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        client: HttpClient | None = None,
+        newer_groupings: bool = True,
+    ):
         super().__init__(base_url, api_key, client=client)
+        self.newer_groupings = newer_groupings
 
     def _auth_headers(self) -> dict[str, str]:
-        return {"x-api-key": self._api_key.reveal(), "anthropic-version": ANTHROPIC_VERSION}
+        headers = {"x-api-key": self._api_key.reveal(), "anthropic-version": ANTHROPIC_VERSION}
+        if self.newer_groupings:
+            headers["anthropic-beta"] = FAST_MODE_BETA
+        return headers
 
     # -- endpoints ------------------------------------------------------------------------------
 
@@ -111,7 +139,7 @@ class AnthropicConnector(Connector):
             group_by = COST_GROUP_BY
             limit = COST_MAX_LIMIT
         else:
-            group_by = USAGE_GROUP_BY
+            group_by = USAGE_GROUP_BY if self.newer_groupings else LEGACY_USAGE_GROUP_BY
             limit = USAGE_MAX_LIMIT[spec.bucket_width]
         params += [("group_by[]", g) for g in group_by]
         params.append(("limit", str(spec.page_limit or limit)))
@@ -178,8 +206,12 @@ class AnthropicConnector(Connector):
             model=dimension(result, "model", where),
             project_id=self._workspace(result, where),
             api_key_id=dimension(result, "api_key_id", where),
+            user_id=dimension(result, "account_id", where),
             service_tier=dimension(result, "service_tier", where),
             context_window=dimension(result, "context_window", where),
+            inference_geo=dimension(result, "inference_geo", where),
+            speed=dimension(result, "speed", where),
+            service_account_id=dimension(result, "service_account_id", where),
             input_uncached_tokens=count_or_zero(result, "uncached_input_tokens", where),
             input_cached_tokens=count_or_zero(result, "cache_read_input_tokens", where),
             cache_write_tokens=count_or_zero(
@@ -222,6 +254,8 @@ class AnthropicConnector(Connector):
             service_tier=dimension(result, "service_tier", where),
             context_window=dimension(result, "context_window", where),
             cost_type=dimension(result, "cost_type", where),
+            inference_geo=dimension(result, "inference_geo", where),
+            speed=dimension(result, "speed", where),
         )
 
     # -- names and connection test --------------------------------------------------------------

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar, Literal
 
-from spendapp.providers.errors import MalformedResponse, ProviderError
+from spendapp.providers.errors import MalformedResponse, ProviderError, ProviderRequestError
 from spendapp.providers.records import NamedEntity, Page
 
 from .http import HttpClient, Params
@@ -32,6 +33,8 @@ from .logfilter import REDACTED, register_secret, scrub
 
 # A safety net against a server that keeps answering has_more with fresh cursors.
 MAX_PAGES_PER_WINDOW = 10_000
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,8 +141,8 @@ class Connector(abc.ABC):
             page_limit=1,
         )
         end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-        params = self._window_params(spec, end - timedelta(days=1), end)
-        self.parse_page(spec, self._get(self._url(self._path(spec)), params))
+        for _page in self.fetch_pages(spec, end - timedelta(days=1), end):
+            break  # one page read and parsed is the proof
         return self.connected_message
 
     # -- shared behaviour ---------------------------------------------------------------------
@@ -151,6 +154,12 @@ class Connector(abc.ABC):
         known = ", ".join(s.name for s in self.endpoints())
         raise ValueError(f"unknown endpoint {name!r} for {self.provider} (known: {known})")
 
+    # Usage groupings the providers added after their first edition (OpenAI ``api_source``,
+    # Anthropic ``inference_geo``/``speed``/...). A connector asks for them while this is
+    # true; an API edition or key that rejects them (HTTP 400 on the first page) turns it
+    # off for the connector's life and the window is fetched again without them.
+    newer_groupings: bool = False
+
     def fetch_pages(
         self, endpoint: EndpointSpec | str, start: datetime, end: datetime
     ) -> Iterator[Page]:
@@ -160,6 +169,27 @@ class Connector(abc.ABC):
         endpoint's ``max_window``. A page may hold no records (empty buckets).
         """
         spec = self.endpoint(endpoint) if isinstance(endpoint, str) else endpoint
+        if spec.kind != "usage" or not self.newer_groupings:
+            yield from self._fetch_pages(spec, start, end)
+            return
+        pages = self._fetch_pages(spec, start, end)
+        try:
+            first = next(pages)
+        except StopIteration:
+            return
+        except ProviderRequestError as exc:
+            logger.warning(
+                "%s rejected the newer usage groupings (%s); syncing without them",
+                self.display_name,
+                exc,
+            )
+            self.newer_groupings = False
+            yield from self._fetch_pages(spec, start, end)
+            return
+        yield first
+        yield from pages
+
+    def _fetch_pages(self, spec: EndpointSpec, start: datetime, end: datetime) -> Iterator[Page]:
         if start.tzinfo is None or end.tzinfo is None:
             raise ValueError("start and end must be timezone-aware datetimes")
         if end <= start:

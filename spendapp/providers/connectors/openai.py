@@ -1,6 +1,6 @@
 """OpenAI Admin API connector: organization usage (completions, embeddings, ...) and costs.
 
-Endpoints synced by default (OpenAI's Usage and Costs API reference):
+Endpoints synced (OpenAI's Usage and Costs API reference):
 
 * ``openai.completions``: ``/organization/usage/completions``, ``1h`` buckets, ``limit`` 168,
   max window 7 days (one page covers a full window);
@@ -8,12 +8,19 @@ Endpoints synced by default (OpenAI's Usage and Costs API reference):
 * ``openai.costs``: ``/organization/costs``, ``1d`` buckets (the only width), ``limit`` 180
   (the maximum), max window 31 days.
 
-Other usage kinds (moderations, images, audio_speeches, audio_transcriptions, vector_stores,
-code_interpreter_sessions, file_search_calls, web_search_calls) are parsed by the same code
-and can be switched on with ``OpenAIConnector(..., usage_kinds=[...])``. Their non-token
-measures (images, characters, seconds, ...) go to ``UsageRecord.extra``. Dimensions that
-``UsageRecord`` has no column for (image ``size``/``source``, ``vector_store_id``,
-``context_level``) are never grouped by, so every record keeps a unique natural key.
+Every other usage kind (moderations, images, audio_speeches, audio_transcriptions,
+vector_stores, code_interpreter_sessions, file_search_calls, web_search_calls) is synced too,
+on by default (``OpenAIConnector(..., usage_kinds=[...])`` narrows them): a kind the
+organisation does not use answers empty buckets and stores nothing. Their non-token measures
+(images, characters, seconds, ...) go to ``UsageRecord.extra``, as do the per-modality counts
+of completions (text, audio, image; input totals include cached and cache-write tokens, and
+``input_uncached_tokens`` excludes both). Dimensions that ``UsageRecord`` has no column for
+(image ``size``/``source``, ``vector_store_id``, ``context_level``) are never grouped by, so
+every record keeps a unique natural key.
+
+Completions are also grouped by ``api_source`` while the API accepts it
+(`Connector.newer_groupings`): the issue and OpenAI's newer documentation name it, but the
+published OpenAPI document (2.3.0, August 2026) does not, so a 400 to it drops the grouping.
 
 Costs are grouped by ``project_id``, ``line_item`` and ``api_key_id``: the finest split the
 endpoint offers, so spend can be attributed to keys (totals are unchanged by grouping).
@@ -61,6 +68,10 @@ class UsageKind:
     group_by: tuple[str, ...]
     required: tuple[str, ...]  # required integer measures
     extra: tuple[str, ...] = ()  # measures (required or not) kept in ``UsageRecord.extra``
+    # Whether ``num_model_requests`` are model requests of their own. Web searches are made
+    # inside completions requests already counted there: theirs go to ``extra``.
+    counts_requests: bool = True
+    newer_group_by: tuple[str, ...] = ()  # asked for while Connector.newer_groupings
 
 
 USAGE_KINDS: dict[str, UsageKind] = {
@@ -77,6 +88,7 @@ USAGE_KINDS: dict[str, UsageKind] = {
             "input_cached_image_tokens",
             "output_image_tokens",
         ),
+        newer_group_by=("api_source",),
     ),
     "embeddings": UsageKind("embeddings", ALL_DIMENSIONS, ("input_tokens", "num_model_requests")),
     "moderations": UsageKind("moderations", ALL_DIMENSIONS, ("input_tokens", "num_model_requests")),
@@ -95,10 +107,16 @@ USAGE_KINDS: dict[str, UsageKind] = {
         "file_search_calls", ("project_id", "user_id", "api_key_id"), (), ("num_requests",)
     ),
     "web_search_calls": UsageKind(
-        "web_search_calls", ALL_DIMENSIONS, ("num_model_requests",), ("num_requests",)
+        "web_search_calls",
+        ALL_DIMENSIONS,
+        ("num_model_requests",),
+        ("num_model_requests", "num_requests"),
+        counts_requests=False,
     ),
 }
-DEFAULT_USAGE_KINDS = ("completions", "embeddings")
+# Every kind: an organisation that never used one gets empty buckets (no rows, no cost), one
+# that did sees it without configuring anything.
+DEFAULT_USAGE_KINDS = tuple(USAGE_KINDS)
 
 COSTS_GROUP_BY = ("project_id", "line_item", "api_key_id")
 
@@ -170,8 +188,10 @@ class OpenAIConnector(Connector):
         *,
         client: HttpClient | None = None,
         usage_kinds: Sequence[str] | None = None,
+        newer_groupings: bool = True,
     ) -> None:
         super().__init__(base_url, api_key, client=client)
+        self.newer_groupings = newer_groupings
         kinds = tuple(DEFAULT_USAGE_KINDS if usage_kinds is None else usage_kinds)
         unknown = [k for k in kinds if k not in USAGE_KINDS]
         if unknown:
@@ -216,7 +236,8 @@ class OpenAIConnector(Connector):
             group_by: tuple[str, ...] = COSTS_GROUP_BY
             limit = COSTS_MAX_LIMIT
         else:
-            group_by = self._usage_kind(spec).group_by
+            kind = self._usage_kind(spec)
+            group_by = kind.group_by + (kind.newer_group_by if self.newer_groupings else ())
             limit = USAGE_MAX_LIMIT[spec.bucket_width]
         params += [("group_by", g) for g in group_by]
         params.append(("limit", str(spec.page_limit or limit)))
@@ -267,6 +288,7 @@ class OpenAIConnector(Connector):
             "user_id": dimension(result, "user_id", where),
             "service_tier": dimension(result, "service_tier", where),
             "batch": dimension(result, "batch", where),
+            "api_source": dimension(result, "api_source", where),
         }
 
     def _completion(
@@ -341,7 +363,9 @@ class OpenAIConnector(Connector):
             **self._dimensions(result, where),
             input_uncached_tokens=count_or_zero(result, "input_tokens", where),
             output_tokens=count_or_zero(result, "output_tokens", where),
-            requests=count_or_zero(result, "num_model_requests", where),
+            requests=count_or_zero(result, "num_model_requests", where)
+            if kind.counts_requests
+            else 0,
             extra=extra,
         )
 

@@ -284,7 +284,7 @@ OPENAI_USAGE = {
     # kind: (result object, group_by values, filters(array), measure)
     "completions": (
         "organization.usage.completions.result",
-        ["project_id", "user_id", "api_key_id", "model", "batch", "service_tier"],
+        ["project_id", "user_id", "api_key_id", "model", "batch", "service_tier", "api_source"],
         ["project_ids", "user_ids", "api_key_ids", "models"],
     ),
     "embeddings": (
@@ -614,6 +614,8 @@ def _oa_completions_result(v: np.ndarray, dims: dict, tag: int) -> dict:
         )
     for d in ("project_id", "user_id", "api_key_id", "model", "batch", "service_tier"):
         res[d] = dims.get(d)
+    if "api_source" in dims:  # newer grouping: only answered when asked for
+        res["api_source"] = dims["api_source"]
     if tag % 7 == 3:
         res["input_reasoning_cache_hint"] = None  # an unknown field from a future spec
     return res

@@ -166,6 +166,7 @@ class Series:
     batch: bool = False  # OpenAI
     service_tier: str = "default"  # OpenAI default/flex/priority, Anthropic standard/batch
     context_window: str | None = None  # Anthropic
+    api_source: str = "api"  # OpenAI completions; an opaque label (not in the 2.3.0 spec)
     req_per_hour: float = 10.0
     in_per_req: float = 3000.0
     cache_frac: float = 0.4
