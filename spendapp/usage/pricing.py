@@ -28,7 +28,8 @@ stacking with batch and caching as Anthropic documents; each is a rule the audit
 * US-only inference (``inference_geo: us``) at 1.1x ("US-only inference is priced at 1.1x on
   Opus 4.6, Sonnet 4.6, and later models", https://platform.claude.com/docs/en/api/service-tiers;
   older models reject the parameter, so a ``us`` row is always on a 1.1x model);
-* fast mode (``speed: fast``) at the documented multiplier of the model (Opus 4.6: 6x for
+* fast mode (``speed: fast``): the catalog's fast-mode variant where it has one (Opus 4.8,
+  5, 5.5, Fable/Mythos 5.2), else the documented multiplier of the model (Opus 4.6: 6x for
   prompts up to 200k tokens, https://platform.claude.com/docs/en/build-with-claude/fast-mode;
   the 12x long-context rate is not applied, as no long-context tier is, see above). Models
   whose multiplier we have not found keep the list price, under a rule that says so;
@@ -194,10 +195,9 @@ class PriceBook:
         when = at.replace(minute=0, second=0, microsecond=0) if hourly else at.date()
         key = (provider, model, when, service_tier, batch, speed, inference_geo)
         if key not in self._cache:
-            prices = self._resolve(provider, model, info, at, service_tier, batch)
-            if prices is not None and provider == "anthropic":
-                prices = _anthropic_modifiers(prices, model, service_tier, speed, inference_geo)
-            self._cache[key] = prices
+            self._cache[key] = self._resolve(
+                provider, model, info, at, service_tier, batch, speed, inference_geo
+            )
         return self._cache[key]
 
     def _model_info(self, provider: str, model: str):
@@ -210,17 +210,28 @@ class PriceBook:
             self._hourly[key] = info is not None and _has_time_of_day(info)
         return self._models[key]
 
-    def _resolve(self, provider, model, info, at, service_tier, batch) -> TokenPrices | None:
+    def _resolve(
+        self, provider, model, info, at, service_tier, batch, speed="", inference_geo=""
+    ) -> TokenPrices | None:
+        catalog_tier = service_tier
         if provider == "anthropic" and service_tier in ANTHROPIC_TIERS_AT_LIST:
-            service_tier = ""  # not OpenAI's flex: list price, the rule in _anthropic_modifiers
-        catalog_prices = self._catalog(info, at, service_tier, batch) if info else None
+            catalog_tier = ""  # not OpenAI's flex: list price, the rule in _anthropic_modifiers
+        # The catalog's own fast-mode price wins over the multiplier table.
+        fast_in_catalog = speed == "fast" and info and catalog_has_variant(info, at, _FAST)
+        catalog_prices = None
+        if info:
+            context = _FAST if fast_in_catalog else None
+            catalog_prices = self._catalog(info, at, catalog_tier, batch, context)
         override = self._override(provider, model, at)
-        if override is None:
+        if override is not None:
+            return _apply_override(override, catalog_prices)  # negotiated: taken as it is
+        if catalog_prices is None or provider != "anthropic":
             return catalog_prices
-        return _apply_override(override, catalog_prices)
+        rule_speed = "" if fast_in_catalog else speed
+        return _anthropic_modifiers(catalog_prices, model, service_tier, rule_speed, inference_geo)
 
-    def _catalog(self, info, at, service_tier, batch) -> TokenPrices | None:
-        context = _price_context(service_tier, batch)
+    def _catalog(self, info, at, service_tier, batch, context=None) -> TokenPrices | None:
+        context = context or _price_context(service_tier, batch)
         prices, rule = _catalog_prices(info, at, context)
         raw = {k: getattr(prices, k, None) for k in _CATALOG_FIELDS}
         input_price = _base(raw["input_mtok"])
@@ -262,6 +273,7 @@ _CATALOG_FIELDS = (
     "output_mtok",
 )
 _BATCH = {"processing": "batch"}
+_FAST = {"speed": "fast"}
 
 
 def catalog_has_variant(info, at: datetime, context) -> bool:
@@ -329,10 +341,8 @@ def _apply_override(row, base: TokenPrices | None) -> TokenPrices | None:
 def _anthropic_modifiers(
     prices: TokenPrices, model: str, service_tier: str, speed: str, inference_geo: str
 ) -> TokenPrices:
-    """Anthropic's US-only, fast-mode and tier rules on top of a resolved price (see the
-    module docstring). Overrides are negotiated prices: they are taken as they are."""
-    if prices.source.startswith("override:"):
-        return prices
+    """Anthropic's US-only, fast-mode and tier rules on top of a catalog price (see the
+    module docstring)."""
     multiplier, rules = Decimal(1), [prices.rule] if prices.rule else []
     if inference_geo == "us":
         multiplier *= US_GEO_MULTIPLIER
