@@ -49,6 +49,11 @@ GROUPING_LABELS = {
     "user": "User",
     "team": "Team",
     "cost_centre": "Cost centre",
+    "service_tier": "Service tier",
+    "api_source": "API source",
+    "inference_geo": "Inference geo",
+    "speed": "Speed",
+    "service_account": "Service account",
 }
 # What "(none)" means per grouping: rows without the field, or for the allocation groupings
 # the spend no rule allocates.
@@ -64,6 +69,11 @@ DRILL_NEXT = {
     "user": "model",
     "cost_centre": "team",
     "team": "project",
+    "service_tier": "model",
+    "api_source": "model",
+    "inference_geo": "model",
+    "speed": "model",
+    "service_account": "model",
 }
 KNOWN_PARAMS = {"from", "to", "by", "granularity", "metric", "chart", *GROUPINGS}
 

@@ -16,7 +16,8 @@ For one fetched window of one endpoint (all its pages), inside the caller's tran
    lose a row): the fetched window is the truth for that window. The staging table is
    analysed first and the delete is a set difference plus a keyed delete, so no plan
    over-joins when the stored table's statistics are stale (right after a backfill);
-5. recompute the daily rollup for the days the window touches, from the raw tables.
+5. recompute the daily rollup (and the usage detail of the explorer's tier, source, geo and
+   speed groupings) for the days the window touches, from the raw tables.
 
 Running the same window twice therefore changes nothing (inserted 0, updated 0, deleted 0).
 """
@@ -452,6 +453,33 @@ GROUP BY 1, project_id, model, api_key_id, user_id
 """  # noqa: S608
 
 
+# Usage by the dimensions the spend rollups fold away (tiers, api_source, geo, speed, ...):
+# the explorer's DailyUsageDetail, from the same raw usage as the daily rollup.
+_DETAIL_DIMENSIONS = (
+    "project_id, model, service_tier, batch, api_source, inference_geo, speed, service_account_id"
+)
+_DETAIL_DELETE = """
+DELETE FROM usage_dailyusagedetail
+WHERE account_id = %(account)s AND day >= %(d0)s AND day < %(d1)s
+"""
+_DETAIL_INSERT = f"""
+INSERT INTO usage_dailyusagedetail (
+    day, account_id, provider, {_DETAIL_DIMENSIONS}, input_uncached_tokens, input_cached_tokens,
+    cache_write_tokens, cache_write_1h_tokens, output_tokens, requests, unpriced_tokens,
+    estimated_cost)
+SELECT (bucket_start AT TIME ZONE 'UTC')::date, %(account)s, %(provider)s, {_DETAIL_DIMENSIONS},
+    sum(input_uncached_tokens), sum(input_cached_tokens), sum(cache_write_tokens),
+    sum(cache_write_1h_tokens), sum(output_tokens), sum(requests),
+    sum(CASE WHEN estimated_cost IS NULL
+             THEN input_uncached_tokens + input_cached_tokens + cache_write_tokens
+                  + cache_write_1h_tokens + output_tokens ELSE 0 END),
+    sum(estimated_cost)
+FROM usage_usagebucket
+WHERE account_id = %(account)s AND bucket_start >= %(t0)s AND bucket_start < %(t1)s
+GROUP BY 1, {_DETAIL_DIMENSIONS}
+"""  # noqa: S608
+
+
 def _rollup_params(account, start: datetime, end: datetime) -> dict:
     """Parameters of the rollup statements: whole UTC days around [start, end)."""
     d0: date = start.astimezone(UTC).date()
@@ -478,6 +506,8 @@ def _rollup_statements(params: dict) -> list[tuple[str, str]]:
         ("daily rollup delete", _ROLLUP_DELETE),
         ("daily rollup insert", _ROLLUP_INSERT),
         ("hourly rollup delete", _HOURLY_DELETE),
+        ("usage detail delete", _DETAIL_DELETE),
+        ("usage detail insert", _DETAIL_INSERT),
     ]
     if params["t1"] > params["retention"]:
         statements.append(("hourly rollup insert", _HOURLY_INSERT))

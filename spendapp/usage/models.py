@@ -442,6 +442,61 @@ class DailyKeySpend(DerivedRollup):
         return f"{self.day} {self.provider} {self.project_id} {self.api_key_id}"
 
 
+class DailyUsageDetail(models.Model):
+    """Usage per day x account x project x model and the usage-only dimensions (service tier,
+    batch, OpenAI ``api_source``, Anthropic ``inference_geo``/``speed``/service account):
+    the explorer's groupings and filters on them. Rebuilt from UsageBucket with the daily
+    rollup (`spendapp.usage.ingest.refresh_rollup`). Providers bill none of these dimensions,
+    so there is no billed cost: spend here is the calibrated estimate."""
+
+    day = models.DateField()
+    account = _account_fact_key()
+    provider = models.CharField(max_length=32)
+    project_id = _dimension()
+    model = _dimension()
+    service_tier = _dimension()
+    batch = _dimension()
+    api_source = _dimension()
+    inference_geo = _dimension()
+    speed = _dimension()
+    service_account_id = _dimension()
+    input_uncached_tokens = _tokens()
+    input_cached_tokens = _tokens()
+    cache_write_tokens = _tokens()
+    cache_write_1h_tokens = _tokens()
+    output_tokens = _tokens()
+    requests = _tokens()
+    unpriced_tokens = _tokens()
+    estimated_cost = models.DecimalField(max_digits=24, decimal_places=12, null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "day",
+                    "account",
+                    "project_id",
+                    "model",
+                    "service_tier",
+                    "batch",
+                    "api_source",
+                    "inference_geo",
+                    "speed",
+                    "service_account_id",
+                ],
+                name="dailyusagedetail_natural_key",
+            )
+        ]
+        indexes = [
+            # The explorer's date-range scans; the rollup refresh replaces (account, days).
+            models.Index(fields=["day", "provider"], name="dailyusagedetail_day_provider"),
+            models.Index(fields=["account", "day"], name="dailyusagedetail_account_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.provider} {self.model} {self.service_tier} {self.speed}"
+
+
 class SpendCombination(models.Model):
     """Each combination of reporting dimensions seen in a calendar month: the explorer's
     filter choices for a date range without scanning a year of DailySpend. ``days`` counts

@@ -14,6 +14,10 @@ since providers bill per day: spend is the calibrated estimate, joined from the 
 over at most `MAX_HOURLY_DAYS` days. Every one of them
 leads an index with its time column, which is what the date-range filter here uses.
 
+Grouping or filtering by a usage-only dimension (`DETAIL_KEYS`: service tier, OpenAI API
+source, Anthropic inference geo, speed and service account) reads `DailyUsageDetail`: daily,
+never billed at that grain, so its spend is the calibrated estimate joined as for hours.
+
 Grouping or filtering by ``team`` or ``cost_centre`` reads the allocated rollup instead
 (`spendapp.allocation`: every DailySpend row once per team it is allocated to, team NULL when
 no rule matches), so the teams plus "Unallocated" add up to the same total. Allocation is
@@ -46,7 +50,7 @@ from django.db.models import (
 from django.db.models.functions import TruncDate, TruncMonth, TruncWeek
 
 from spendapp.usage.cubes import rollup_for
-from spendapp.usage.models import HourlySpend, SpendCombination
+from spendapp.usage.models import DailyUsageDetail, HourlySpend, SpendCombination
 from spendapp.usage.spend import calibrated_sql
 from spendapp.usage.tiers import UNKNOWN as UNKNOWN_TIER
 from spendapp.usage.tiers import TierBook
@@ -62,9 +66,18 @@ GROUPINGS = {
     "user": "user_id",
     "team": "team__name",
     "cost_centre": "cost_centre__name",
+    "service_tier": "service_tier",
+    "api_source": "api_source",
+    "inference_geo": "inference_geo",
+    "speed": "speed",
+    "service_account": "service_account_id",
 }
 # Groupings answered from the allocated rollup (daily only).
 ALLOCATION_KEYS = ("team", "cost_centre")
+# Usage-only groupings answered from `DailyUsageDetail` (daily; no API key, user or team
+# there, and nothing billed at that grain: spend is the calibrated estimate).
+DETAIL_KEYS = ("service_tier", "api_source", "inference_geo", "speed", "service_account")
+NOT_WITH_DETAIL = ("api_key", "user", *ALLOCATION_KEYS)
 # Cost-centre value of spend allocated to a team outside any department (None = unallocated).
 NO_COST_CENTRE = "No cost centre"
 GRANULARITIES = ("hour", "day", "week", "month")
@@ -174,6 +187,18 @@ class SpendQuery:
                 "granularity: team and cost centre spend is allocated per day; pick day, week "
                 "or month"
             )
+        if self.detailed:
+            if self.hourly:
+                raise QueryError(
+                    "granularity: service tier, API source, inference geo, speed and service "
+                    "account are kept per day; pick day, week or month"
+                )
+            clash = [k for k in NOT_WITH_DETAIL if k in self.by or k in self.filters]
+            if clash:
+                raise QueryError(
+                    f"by: {', '.join(clash)} cannot be combined with service tier, API "
+                    "source, inference geo, speed or service account"
+                )
         days = (self.date_to - self.date_from).days + 1
         if self.granularity == "hour" and days > MAX_HOURLY_DAYS:
             raise QueryError(
@@ -189,6 +214,16 @@ class SpendQuery:
     def allocated(self) -> bool:
         """Whether the query reads the allocated rollup (teams, cost centres)."""
         return any(key in self.by or key in self.filters for key in ALLOCATION_KEYS)
+
+    @property
+    def detailed(self) -> bool:
+        """Whether the query reads the usage detail (`DETAIL_KEYS`)."""
+        return any(key in self.by or key in self.filters for key in DETAIL_KEYS)
+
+    @property
+    def estimated_only(self) -> bool:
+        """Rows without a bill (hours, usage detail): spend is the calibrated estimate."""
+        return self.hourly or self.detailed
 
     @property
     def tiered(self) -> bool:
@@ -208,6 +243,8 @@ def _range_rows(query: SpendQuery):
         t0 = datetime(query.date_from.year, query.date_from.month, query.date_from.day, tzinfo=UTC)
         t1 = datetime(query.date_to.year, query.date_to.month, query.date_to.day, tzinfo=UTC)
         return HourlySpend.objects.filter(hour__gte=t0, hour__lt=t1 + timedelta(days=1))
+    if query.detailed:
+        return DailyUsageDetail.objects.filter(day__gte=query.date_from, day__lte=query.date_to)
     if query.allocated:
         # Team names -> the allocated rows of those teams and the teams below them.
         return _allocated_source().rows(query.date_from, query.date_to, query.filters.get("team"))
@@ -338,9 +375,9 @@ def spend_records(
         "s_requests": F("requests"),
         "s_estimated": F("estimated_cost"),
     }
-    if query.hourly:  # the day, account and model whose calibration ratio applies
+    if query.estimated_only:  # the day, account and model whose calibration ratio applies
         values.update(r_day=row_day, r_account=F("account_id"), r_model=F("model"))
-    else:  # providers bill per day: no billed cost per hour
+    else:  # providers bill per day, and none of the detail dimensions: no billed cost there
         values["s_billed"] = F("billed_cost")
         values["s_calibrated"] = F("calibrated_cost")
         values["s_spend"] = F("spend")
@@ -389,7 +426,7 @@ def _spend_sql(inner: str, query: SpendQuery, order: tuple[str, ...]) -> tuple[s
     rows are never billed, so their spend is the calibrated estimate, joined here from the
     day's ratio (`calibrated_sql`: at most `MAX_HOURLY_DAYS` days of hours)."""
     params: list = []
-    if query.hourly:
+    if query.estimated_only:
         ratio, cal_join = calibrated_sql("1", "m.day", "m.account_id", "m.model")
         factors = (
             f"SELECT m.day, m.account_id, m.model, {ratio} AS ratio "  # noqa: S608
@@ -412,7 +449,7 @@ def _spend_sql(inner: str, query: SpendQuery, order: tuple[str, ...]) -> tuple[s
         "CAST(coalesce(sum(r.s_output), 0) AS bigint) AS s_output, "
         "CAST(coalesce(sum(r.s_requests), 0) AS bigint) AS s_requests, "
         "coalesce(sum(r.s_estimated), 0) AS s_estimated, "
-        f"{'CAST(NULL AS numeric)' if query.hourly else 'sum(r.s_billed)'} AS s_billed, "
+        f"{'CAST(NULL AS numeric)' if query.estimated_only else 'sum(r.s_billed)'} AS s_billed, "
         f"round(coalesce(sum({calibrated}), 0), 12) AS s_calibrated, "
         f"round(coalesce(sum({spend}), 0), 12) AS s_spend "
         f"FROM ({inner}) r {joins}"
@@ -470,7 +507,7 @@ def dimension_values(query: SpendQuery, *, tier_book: TierBook | None = None) ->
     something real. Read from `SpendCombination` (a few thousand rows for a year), so a value
     seen only earlier in the first month or later in the last one is offered too.
 
-    Two queries (the usage combinations, the team tree) plus the
+    Three queries (the usage combinations, the usage-detail values, the team tree) plus the
     `TierBook`'s when there is usage and none is given.
     """
     seen: dict[str, set[str]] = {key: set() for key in GROUPINGS}
@@ -493,6 +530,15 @@ def dimension_values(query: SpendQuery, *, tier_book: TierBook | None = None) ->
         seen["user"].add(user)
     tiers = tier_map(pairs, query.date_to, tier_book)
     seen["tier"].update(tiers.get(pair, UNKNOWN_TIER) for pair in pairs)
+    details = (
+        DailyUsageDetail.objects.filter(day__gte=query.date_from, day__lte=query.date_to)
+        .values_list(*(GROUPINGS[key] for key in DETAIL_KEYS))
+        .distinct()
+        .order_by()
+    )
+    for row in details:
+        for key, value in zip(DETAIL_KEYS, row, strict=True):
+            seen[key].add(value)
     source = _allocated
     if source is not None:
         seen["team"], seen["cost_centre"] = source.values()

@@ -22,8 +22,9 @@ NAV = {
 #   accounts, muted budgets, alerts, budgets, movers; the month projection (last data day,
 #   first syncs still running, month-to-date spend, stored total, its points), whose forecast
 #   the chart draws (no second read).
-# explorer (11): entity names, the TierBook (price overrides, tier bands, tier overrides),
-#   usage combinations, allocated teams / cost centres, the spend query's totals per series
+# explorer (12): entity names, the TierBook (price overrides, tier bands, tier overrides),
+#   usage combinations, the usage-detail values (service tier, API source, inference geo,
+#   speed, service account: issue #15), allocated teams / cost centres, the spend query's totals per series
 #   (to rank them) and its rows per period (beyond 12 series, the rest folded by SQL).
 # forecast (10): series values, entity names, last data day, today's stored total (with its
 #   run), its points, earlier checked totals (no points query when there are none), spend
@@ -37,14 +38,15 @@ NAV = {
 # data health (14): running syncs, reconciliation, runs, freshness (2), price audit
 #   (overrides, accounts, cost lines; + usage when anything is billed per model), unpriced,
 #   deliveries, top unallocated (+ entity names when there is any).
-# CSV (9): usage combinations, the TierBook (3), allocated teams (the filter check), spend.
+# CSV (10): usage combinations, usage-detail values, the TierBook (3), allocated teams (the
+#   filter check), spend.
 QUERIES = {
     "/": 16,
-    "/explorer/": 11,
+    "/explorer/": 12,
     "/forecast/": 10,
     "/scenarios/": 26,
     "/data-health/": 14,
-    "/explorer/export.csv": 9,
+    "/explorer/export.csv": 10,
 }
 EMPTY_IDS = {
     "/": "first-run",  # no provider account yet: the steps to add one
