@@ -24,8 +24,9 @@ NAV = {
 #   the chart draws (no second read).
 # explorer (12): entity names, the TierBook (price overrides, tier bands, tier overrides),
 #   usage combinations, the usage-detail values (service tier, API source, inference geo,
-#   speed, service account: issue #15), allocated teams / cost centres, the spend query's totals per series
-#   (to rank them) and its rows per period (beyond 12 series, the rest folded by SQL).
+#   speed, service account: issue #15), allocated teams / cost centres, the spend query's
+#   totals per series (to rank them) and its rows per period (beyond 12 series, the rest
+#   folded by SQL).
 # forecast (10): series values, entity names, last data day, today's stored total (with its
 #   run), its points, earlier checked totals (no points query when there are none), spend
 #   history (the spend basis: groups and billed account-days in one statement).
