@@ -1,11 +1,12 @@
 from django.urls import path
 
-from spendapp.dashboard import forecast_views, scenario_views, views
+from spendapp.dashboard import claude_code_views, forecast_views, scenario_views, views
 
 urlpatterns = [
     path("", views.overview, name="overview"),
     path("explorer/", views.explorer, name="explorer"),
     path("explorer/export.csv", views.explorer_export, name="explorer_export"),
+    path("explorer/claude-code/", claude_code_views.claude_code, name="claude_code"),
     path("forecast/", forecast_views.forecast_page, name="forecast"),
     path("forecast/compute/", forecast_views.forecast_compute, name="forecast_compute"),
     path("scenarios/", scenario_views.scenarios, name="scenarios"),

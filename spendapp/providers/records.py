@@ -13,7 +13,7 @@ of those (kept for pricing and display), never added again.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -114,10 +114,42 @@ class CostRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class ClaudeCodeRecord:
+    """One record of Anthropic's Claude Code usage report: an actor's day on one terminal,
+    local or remote. Its cost is Anthropic's estimate, already inside the cost report for API
+    customers: it is activity, never spend."""
+
+    endpoint: str  # "anthropic.claude_code"
+    day: date  # UTC
+    actor_type: str  # "user_actor" / "api_actor"
+    actor: str  # e-mail address or API key name
+    terminal_type: str = ""
+    is_remote: bool = False
+    customer_type: str = ""  # "api" / "subscription"
+    subscription_type: str = ""  # "enterprise" / "team" / ""
+    sessions: int = 0
+    lines_added: int = 0
+    lines_removed: int = 0
+    commits: int = 0
+    pull_requests: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_creation_tokens: int = 0
+    estimated_cost: Decimal = Decimal(0)  # dollars (the report's cents / 100), every model
+    currency: str = "USD"
+    models: dict[str, Any] = field(default_factory=dict)  # model -> tokens and cost
+    tool_actions: dict[str, Any] = field(default_factory=dict)
+
+    def natural_key(self) -> tuple:
+        return (self.day, self.actor_type, self.actor, self.terminal_type, self.is_remote)
+
+
+@dataclass(frozen=True, slots=True)
 class Page:
     """One page as fetched: its records and whether the window has more."""
 
-    records: list[UsageRecord] | list[CostRecord]
+    records: list[UsageRecord] | list[CostRecord] | list[ClaudeCodeRecord]
     has_more: bool
     next_page: str | None
 

@@ -28,6 +28,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -521,3 +522,80 @@ def refresh_rollup(account, start: datetime, end: datetime) -> None:
     with connection.cursor() as cursor:
         for _label, sql in _rollup_statements(params):
             cursor.execute(sql, params)
+
+
+# --- Claude Code activity ---------------------------------------------------------------------
+# A day holds one record per actor, terminal and local/remote: a handful to a few thousand
+# rows, so a keyed comparison in Python keeps it simple and still changes nothing on a re-read.
+_CLAUDE_CODE_FIELDS = (
+    "customer_type",
+    "subscription_type",
+    "sessions",
+    "lines_added",
+    "lines_removed",
+    "commits",
+    "pull_requests",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_creation_tokens",
+    "estimated_cost",
+    "currency",
+    "models_used",
+    "tool_actions",
+)
+
+
+def _claude_code_values(record) -> dict:
+    values = {name: getattr(record, name, None) for name in _CLAUDE_CODE_FIELDS}
+    values["models_used"] = record.models
+    return values
+
+
+def write_claude_code(account, start: datetime, end: datetime, records) -> WriteResult:
+    """Replace the Claude Code rows of ``account`` for the UTC days of [start, end) with
+    ``records``: insert new ones, update changed ones, delete the ones no longer reported."""
+    from spendapp.usage.models import ClaudeCodeUsage
+
+    d0, d1 = start.astimezone(UTC).date(), (end - timedelta(microseconds=1)).astimezone(UTC).date()
+    stored = {
+        (row.day, row.actor_type, row.actor, row.terminal_type, row.is_remote): row
+        for row in ClaudeCodeUsage.objects.filter(account=account, day__gte=d0, day__lte=d1)
+    }
+    result, seen = WriteResult(), set()
+    for record in records:
+        if not d0 <= record.day <= d1:
+            raise MalformedResponse(f"a record of {record.day} in the window {d0}..{d1}")
+        key = record.natural_key()
+        if key in seen:
+            raise MalformedResponse(f"the record {key!r} came twice in one window")
+        seen.add(key)
+        values = _claude_code_values(record)
+        row = stored.get(key)
+        if row is None:
+            day, actor_type, actor, terminal, remote = key
+            ClaudeCodeUsage.objects.create(
+                account=account,
+                day=day,
+                actor_type=actor_type,
+                actor=actor,
+                terminal_type=terminal,
+                is_remote=remote,
+                **values,
+            )
+            result.inserted += 1
+        elif any(_differs(getattr(row, k), v) for k, v in values.items()):
+            for name, value in values.items():
+                setattr(row, name, value)
+            row.save()
+            result.updated += 1
+    gone = [row.pk for key, row in stored.items() if key not in seen]
+    if gone:
+        result.deleted = ClaudeCodeUsage.objects.filter(pk__in=gone).delete()[0]
+    return result
+
+
+def _differs(stored, new) -> bool:
+    if isinstance(stored, Decimal) or isinstance(new, Decimal):
+        return Decimal(stored) != Decimal(new)
+    return stored != new

@@ -497,6 +497,50 @@ class DailyUsageDetail(models.Model):
         return f"{self.day} {self.provider} {self.model} {self.service_tier} {self.speed}"
 
 
+class ClaudeCodeUsage(models.Model):
+    """Anthropic's Claude Code usage report: one row per actor, day, terminal and local or
+    remote session. Activity, not spend: its estimated cost is already in the cost report
+    for API customers, so nothing here enters the spend rollups."""
+
+    account = _account_fact_key()
+    day = models.DateField()
+    actor_type = models.CharField(max_length=20)
+    actor = models.CharField(max_length=300)
+    terminal_type = _dimension()
+    is_remote = models.BooleanField(default=False)
+    customer_type = models.CharField(max_length=20, blank=True, default="")
+    subscription_type = models.CharField(max_length=20, blank=True, default="")
+    sessions = models.IntegerField(default=0)
+    lines_added = models.BigIntegerField(default=0)
+    lines_removed = models.BigIntegerField(default=0)
+    commits = models.IntegerField(default=0)
+    pull_requests = models.IntegerField(default=0)
+    input_tokens = _tokens()
+    output_tokens = _tokens()
+    cache_read_tokens = _tokens()
+    cache_creation_tokens = _tokens()
+    estimated_cost = models.DecimalField(max_digits=24, decimal_places=12)
+    currency = models.CharField(max_length=3, default="USD")
+    models_used = models.JSONField(default=dict, blank=True)
+    tool_actions = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "day", "actor_type", "actor", "terminal_type", "is_remote"],
+                name="claudecodeusage_natural_key",
+            )
+        ]
+        indexes = [
+            # The Claude Code view: a date range, all accounts.
+            models.Index(fields=["day"], name="claudecodeusage_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.actor} {self.terminal_type}"
+
+
 class SpendCombination(models.Model):
     """Each combination of reporting dimensions seen in a calendar month: the explorer's
     filter choices for a date range without scanning a year of DailySpend. ``days`` counts

@@ -234,6 +234,11 @@ class _SyncJob:
             return False
         records = [record for page in pages for record in page.records]
         with transaction.atomic():
+            if spec.kind == "activity":  # Claude Code: reported beside spend, never in it
+                result = ingest.write_claude_code(self.account, window.start, window.end, records)
+                _advance_watermark(self.account, spec.name, min(window.end, self.now))
+                self._count(len(pages), result)
+                return True
             if spec.kind == "usage":
                 result = ingest.write_usage(
                     self.account, spec.name, window.start, window.end, records, self.book
@@ -248,13 +253,17 @@ class _SyncJob:
                 # day's forecast on commit (`spendapp.usage.signals`).
                 announce_spend_changed(__name__, self.account.pk, days_of(window))
             _advance_watermark(self.account, spec.name, min(window.end, self.now))
-            run.pages += len(pages)
-            run.rows_inserted += result.inserted
-            run.rows_updated += result.updated
-            run.rows_deleted += result.deleted
-            run.save()
-        self.committed += 1
+            self._count(len(pages), result)
         return True
+
+    def _count(self, pages: int, result) -> None:
+        run = self.run
+        run.pages += pages
+        run.rows_inserted += result.inserted
+        run.rows_updated += result.updated
+        run.rows_deleted += result.deleted
+        run.save()
+        self.committed += 1
 
     def _widen_range(self, start: datetime, end: datetime) -> None:
         run = self.run

@@ -49,6 +49,7 @@ MATRIX: dict[str, tuple[tuple[int, ...], tuple[int, ...] | None]] = {
     "overview": (DASHBOARD, None),
     "explorer": (DASHBOARD, None),
     "explorer_export": (DASHBOARD, None),
+    "claude_code": (DASHBOARD, None),
     "forecast": (DASHBOARD, None),
     # "Compute now": any dashboard role may ask for the day's forecast (a POST, then back).
     "forecast_compute": (POST_ONLY, DASHBOARD_ACTION),

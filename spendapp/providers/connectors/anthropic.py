@@ -32,6 +32,7 @@ from typing import Any
 from spendapp.providers.errors import MalformedResponse
 from spendapp.providers.records import (
     DEFAULT_WORKSPACE_ID,
+    ClaudeCodeRecord,
     CostRecord,
     NamedEntity,
     Page,
@@ -81,6 +82,8 @@ TOKEN_TYPES = {
 }
 
 DEFAULT_WORKSPACE_NAME = "Default workspace"
+CLAUDE_CODE_ENDPOINT = "anthropic.claude_code"
+CLAUDE_CODE_LIMIT = 1000  # records per page, the maximum
 
 
 def cents_to_units(amount: Decimal) -> Decimal:
@@ -120,16 +123,23 @@ class AnthropicConnector(Connector):
         return [
             EndpointSpec("anthropic.messages", "usage", "1h", USAGE_WINDOW, USAGE_MAX_LIMIT["1h"]),
             EndpointSpec("anthropic.cost_report", "cost", "1d", COST_WINDOW, COST_MAX_LIMIT),
+            EndpointSpec(
+                CLAUDE_CODE_ENDPOINT, "activity", "1d", timedelta(days=1), CLAUDE_CODE_LIMIT
+            ),
         ]
 
     def _path(self, spec: EndpointSpec) -> str:
         if spec.kind == "cost":
             return "organizations/cost_report"
+        if spec.kind == "activity":
+            return "organizations/usage_report/claude_code"
         return "organizations/usage_report/messages"
 
     def _window_params(
         self, spec: EndpointSpec, start: datetime, end: datetime
     ) -> list[tuple[str, str]]:
+        if spec.kind == "activity":  # one UTC day per request, records (not buckets) per page
+            return [("starting_at", start.date().isoformat()), ("limit", str(CLAUDE_CODE_LIMIT))]
         params = [
             ("starting_at", rfc3339(start)),
             ("ending_at", rfc3339(end)),
@@ -159,6 +169,9 @@ class AnthropicConnector(Connector):
             raise MalformedResponse(
                 f"expected a string or null, got {type(next_page).__name__}", field="next_page"
             )
+        if spec.kind == "activity":
+            records = [claude_code_record(spec, item, f"data[{i}]") for i, item in enumerate(data)]
+            return Page(records=records, has_more=has_more, next_page=next_page)
         records: list[Any] = []
         for b, bucket in enumerate(data):
             where = f"data[{b}]"
@@ -279,3 +292,72 @@ class AnthropicConnector(Connector):
                 )
             )
         return entities
+
+
+# -- Claude Code usage report ------------------------------------------------------------------
+
+
+def _actor(record: dict[str, Any], where: str) -> tuple[str, str]:
+    actor = require(record, "actor", dict, where)
+    kind = require(actor, "type", str, f"{where}.actor")
+    if kind == "user_actor":
+        return kind, require(actor, "email_address", str, f"{where}.actor")
+    if kind == "api_actor":
+        return kind, require(actor, "api_key_name", str, f"{where}.actor")
+    raise MalformedResponse(f"unknown actor type {kind!r}", field=f"{where}.actor.type")
+
+
+def claude_code_record(spec: EndpointSpec, record: Any, where: str) -> ClaudeCodeRecord:
+    """One record of the Claude Code usage report (Anthropic's "Get Claude Code Usage
+    Report"): ``estimated_cost.amount`` is a number in cents, summed over the models."""
+    if not isinstance(record, dict):
+        raise MalformedResponse("expected a record object", field=where)
+    day = utc_from_rfc3339(require(record, "date", str, where), f"{where}.date").date()
+    actor_type, actor = _actor(record, where)
+    core = optional_object(record, "core_metrics", where) or {}
+    lines = optional_object(core, "lines_of_code", f"{where}.core_metrics") or {}
+    totals = dict.fromkeys(("input", "output", "cache_read", "cache_creation"), 0)
+    cents, currency, models = Decimal(0), "USD", {}
+    breakdown = record.get("model_breakdown") or []
+    if not isinstance(breakdown, list):
+        raise MalformedResponse("expected a list", field=f"{where}.model_breakdown")
+    for m, item in enumerate(breakdown):
+        mwhere = f"{where}.model_breakdown[{m}]"
+        if not isinstance(item, dict):
+            raise MalformedResponse("expected an object", field=mwhere)
+        tokens = optional_object(item, "tokens", mwhere) or {}
+        counts = {k: count_or_zero(tokens, k, f"{mwhere}.tokens") for k in totals}
+        for key, value in counts.items():
+            totals[key] += value
+        cost = optional_object(item, "estimated_cost", mwhere) or {}
+        amount = optional_decimal(cost.get("amount"), f"{mwhere}.estimated_cost.amount")
+        cents += amount or 0
+        currency = dimension(cost, "currency", f"{mwhere}.estimated_cost").upper() or currency
+        model = dimension(item, "model", mwhere)
+        models[model] = {**counts, "estimated_cost": str(cents_to_units(amount or Decimal(0)))}
+    remote = record.get("is_remote")
+    return ClaudeCodeRecord(
+        endpoint=spec.name,
+        day=day,
+        actor_type=actor_type,
+        actor=actor,
+        terminal_type=dimension(record, "terminal_type", where),
+        is_remote=bool(remote) if isinstance(remote, bool) else False,
+        customer_type=dimension(record, "customer_type", where),
+        subscription_type=dimension(record, "subscription_type", where),
+        sessions=count_or_zero(core, "num_sessions", f"{where}.core_metrics"),
+        lines_added=count_or_zero(lines, "added", f"{where}.core_metrics.lines_of_code"),
+        lines_removed=count_or_zero(lines, "removed", f"{where}.core_metrics.lines_of_code"),
+        commits=count_or_zero(core, "commits_by_claude_code", f"{where}.core_metrics"),
+        pull_requests=count_or_zero(core, "pull_requests_by_claude_code", f"{where}.core_metrics"),
+        input_tokens=totals["input"],
+        output_tokens=totals["output"],
+        cache_read_tokens=totals["cache_read"],
+        cache_creation_tokens=totals["cache_creation"],
+        estimated_cost=cents_to_units(cents),
+        currency=currency,
+        models=models,
+        tool_actions=record.get("tool_actions")
+        if isinstance(record.get("tool_actions"), dict)
+        else {},
+    )

@@ -47,7 +47,7 @@ class EndpointSpec:
     """
 
     name: str  # also the records' ``endpoint`` value, e.g. "openai.completions"
-    kind: Literal["usage", "cost"]
+    kind: Literal["usage", "cost", "activity"]  # activity: reported, never spend
     bucket_width: str  # "1h" / "1d"
     max_window: timedelta
     page_limit: int = 0  # buckets per page we ask for (the API's maximum for the width)

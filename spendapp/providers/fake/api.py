@@ -15,12 +15,13 @@ import hmac
 import struct
 import zlib
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import claude_code
 from .org import (
     AN,
     AN_CENT_DECIMALS,
@@ -844,10 +845,22 @@ class AnthropicApi:
 
     def claude_code(self, req: Request):
         check_params(req, {"starting_at", "limit", "page"}, an_err)
-        if single(req, "starting_at", an_err) is None:
+        text = single(req, "starting_at", an_err)
+        if text is None:
             raise an_err("starting_at", "starting_at: Field required")
-        parse_limit(single(req, "limit", an_err), 20, 1000, an_err)
-        return 200, {"data": [], "has_more": False, "next_page": None}
+        try:
+            day = date.fromisoformat(text).toordinal() - date(1970, 1, 1).toordinal()
+        except ValueError:
+            raise an_err("starting_at", f"starting_at: expected a date, got {text!r}") from None
+        limit = parse_limit(single(req, "limit", an_err), 20, 1000, an_err)
+        token = single(req, "page", an_err)
+        position = self.cursor.read("claude_code", token, an_err) if token else 0
+        records = []
+        if self.org.day0 <= day < self.org.day0 + self.org.n_days:
+            records = claude_code.records_of_day(self.org.seed, day, text, "org_fake")
+        data, nxt = claude_code.page(records, position, limit)
+        cursor = self.cursor.make("claude_code", nxt) if nxt is not None else None
+        return 200, claude_code.response(data, cursor)
 
     @staticmethod
     def _list(req: Request, items: list[dict], allowed: set[str]):
