@@ -41,6 +41,8 @@ def fetch_all(conns: list[Connector], page_limit: int = 0):
     costs: dict[Key, Decimal] = defaultdict(Decimal)
     for conn in conns:
         for spec in conn.endpoints():
+            if spec.kind == "activity":
+                continue  # Claude Code: activity, never spend (test_anthropic_claude_code.py)
             if page_limit:
                 spec = dataclasses.replace(spec, page_limit=page_limit)
             start = START

@@ -97,7 +97,7 @@ def test_openai_endpoints_and_windows(openai):
 
 def test_anthropic_endpoints_and_windows(anthropic):
     specs = {s.name: s for s in anthropic.endpoints()}
-    assert set(specs) == {"anthropic.messages", "anthropic.cost_report"}
+    assert set(specs) == {"anthropic.messages", "anthropic.cost_report", "anthropic.claude_code"}
     assert specs["anthropic.messages"].max_window == timedelta(days=7)
     assert specs["anthropic.messages"].page_limit == 168
     assert (

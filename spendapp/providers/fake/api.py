@@ -684,12 +684,8 @@ def parse_rfc3339(text: str, name: str) -> int:
 def _an_series_dim(se, d: str):
     if d == "workspace_id":
         return se.project_id
-    if d == "inference_geo":
-        return "global"
-    if d in ("account_id", "service_account_id"):
+    if d == "account_id":
         return None
-    if d == "speed":
-        return "standard"
     return getattr(se, d)
 
 

@@ -167,6 +167,9 @@ class Series:
     service_tier: str = "default"  # OpenAI default/flex/priority, Anthropic standard/batch
     context_window: str | None = None  # Anthropic
     api_source: str = "api"  # OpenAI completions; an opaque label (not in the 2.3.0 spec)
+    inference_geo: str = "global"  # Anthropic (newer groupings)
+    speed: str = "standard"  # Anthropic
+    service_account_id: str | None = None  # Anthropic: usage by a service account
     req_per_hour: float = 10.0
     in_per_req: float = 3000.0
     cache_frac: float = 0.4
@@ -619,10 +622,11 @@ class Organisation:
                 out_per_req=1500,
                 cw1h_frac=0.05,
             ),
-            # Production agents: opus partly migrates to haiku
+            # Production agents (a service account): opus partly migrates to haiku
             s(
                 1,
                 "claude-opus-4-7",
+                service_account_id="svac_01AgentsPipeline",
                 req_per_hour=35,
                 in_per_req=12000,
                 cache_frac=0.7,
