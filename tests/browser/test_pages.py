@@ -138,6 +138,7 @@ REFUSED_PAGES = [
     "/",
     "/explorer/",
     "/explorer/export.csv",
+    "/explorer/claude-code/",
     "/forecast/",
     "/scenarios/",
     "/budgets/",
