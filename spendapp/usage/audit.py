@@ -11,7 +11,8 @@ settled yet) is left out too. Over the range, per (account, model, token type):
 
 * ``implied_per_mtok = billed_compared / tokens x 1e6``
 * ``catalog_per_mtok = expected / tokens x 1e6``, where ``expected`` prices every usage row
-  with ``PriceBook.lookup(provider, model, day, service_tier, batch)``: a token-weighted average,
+  with ``PriceBook.lookup(provider, model, day, service_tier, batch, speed=, inference_geo=)``:
+  a token-weighted average,
   so batch and standard usage of one model are each priced at their own rate.
 * ``ratio = catalog_per_mtok / implied_per_mtok``: how much the catalog over-states the bill.
   ``ratio > 1 + tolerance`` -> "catalog too high" (e.g. a 6 % negotiated discount gives
