@@ -108,7 +108,7 @@ def _spend_source(account: ProviderAccount):
         as_of = default_as_of()
         if as_of is None:
             raise ForecastError("history: no spend data yet")
-        return {"account": [str(account.pk)]}, None, as_of
+        return {"account": [account.name]}, None, as_of
     yesterday = data_today() - timedelta(days=1)
     burn = credits.balance_burn(account, yesterday)
     if len(burn) < MIN_BURN_DAYS:

@@ -143,7 +143,7 @@ def entered_balance(account: ProviderAccount, as_of: date) -> Balance | None:
 def account_spend(account: ProviderAccount, date_from: date, date_to: date) -> Decimal:
     if date_to < date_from:
         return Decimal(0)
-    rows = daily_spend(date_from, date_to, {"account": [str(account.pk)]})
+    rows = daily_spend(date_from, date_to, {"account": [account.name]})
     return sum((row[1] for row in rows), Decimal(0))
 
 
