@@ -18,8 +18,8 @@ NAV = {
     "/data-health/": "Data health",
 }
 # Per page: session, user and groups (3), then the page's own reads:
-# overview (16): running syncs, spend per day and provider, newest day per account,
-#   accounts, muted budgets, alerts, budgets, movers; the month projection (last data day,
+# overview (17): running syncs, spend per day and provider, newest day per account,
+#   accounts, muted budgets, alerts, budgets, movers, accounts with prepaid credits (none); the month projection (last data day,
 #   first syncs still running, month-to-date spend, stored total, its points), whose forecast
 #   the chart draws (no second read).
 # explorer (11): entity names, the TierBook (price overrides, tier bands, tier overrides),
@@ -39,7 +39,7 @@ NAV = {
 #   deliveries, top unallocated (+ entity names when there is any).
 # CSV (9): usage combinations, the TierBook (3), allocated teams (the filter check), spend.
 QUERIES = {
-    "/": 16,
+    "/": 17,
     "/explorer/": 11,
     "/forecast/": 10,
     "/scenarios/": 26,
