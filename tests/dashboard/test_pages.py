@@ -19,9 +19,9 @@ NAV = {
 }
 # Per page: session, user and groups (3), then the page's own reads:
 # overview (17): running syncs, spend per day and provider, newest day per account,
-#   accounts, muted budgets, alerts, budgets, movers, accounts with prepaid credits (none); the month projection (last data day,
-#   first syncs still running, month-to-date spend, stored total, its points), whose forecast
-#   the chart draws (no second read).
+#   accounts, muted budgets, alerts, budgets, movers, accounts with prepaid credits (none);
+#   the month projection (last data day, first syncs still running, month-to-date spend,
+#   stored total, its points), whose forecast the chart draws (no second read).
 # explorer (11): entity names, the TierBook (price overrides, tier bands, tier overrides),
 #   usage combinations, allocated teams / cost centres, the spend query's totals per series
 #   (to rank them) and its rows per period (beyond 12 series, the rest folded by SQL).

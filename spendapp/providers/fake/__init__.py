@@ -72,7 +72,7 @@ default workspace), ``input_tokens`` counts every input token type, ``requests``
 dollars of the emitted cost amounts (model null for cost lines without a model).
 
 OpenRouter (``fake/openrouter.py``, base URL ``/openrouter/api/v1``) adds rows by day x model
-with ``project`` ``""`` for the last 30 completed days; DeepSeek (``fake/deepseek.py``, base URL
+with ``project`` null for the last 30 completed days; DeepSeek (``fake/deepseek.py``, base URL
 ``/deepseek``) serves a balance only and adds no rows.
 """
 
@@ -106,7 +106,9 @@ def truth(
     rows = org.truth(revised)
     for fake in EXTRA_FAKES:
         rows += fake(seed, days, end).truth(bool(revised.get(fake.provider)))
-    return sorted(rows, key=lambda r: (r["date"], r["provider"], r["model"] or "", r["project"]))
+    return sorted(
+        rows, key=lambda r: (r["date"], r["provider"], r["model"] or "", r["project"] or "")
+    )
 
 
 def prices() -> dict:

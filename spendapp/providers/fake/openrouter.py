@@ -152,7 +152,7 @@ class OpenRouterFake:
                 "date": day_str(d),
                 "provider": "openrouter",
                 "model": model,
-                "project": "",
+                "project": None,  # no projects: `spend --json` says null
                 "input_tokens": acc[0],
                 "output_tokens": acc[1],
                 "requests": acc[2],
