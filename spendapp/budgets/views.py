@@ -16,12 +16,12 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from forecasting.runs.runway import runways
-from spendapp.budgets.credit_forms import CreditEntryForm, ExchangeRateForm
 from spendapp.budgets.forms import BudgetForm
 from spendapp.budgets.models import AlertEvent, Budget, Notification
 from spendapp.budgets.pages import budget_row
 from spendapp.budgets.validation import known_scope_values
 from spendapp.core.roles import FINANCE, can_acknowledge, dashboard_view, role_required
+from spendapp.usage.credit_forms import CreditEntryForm, ExchangeRateForm
 
 budget_editor = role_required(FINANCE)
 

@@ -1,4 +1,5 @@
-"""Finance's prepaid-credit forms: a top-up, grant or balance statement, and a conversion rate."""
+"""Finance's prepaid-credit forms (the budgets page and the admin): a top-up, grant or balance
+statement, and a conversion rate."""
 
 from __future__ import annotations
 
