@@ -244,7 +244,7 @@ class FakeProviderServer:
         for provider, fake in self.extra.items():
             rows += fake.truth(bool(revised.get(provider)))
         return sorted(
-            rows, key=lambda r: (r["date"], r["provider"], r["model"] or "", r["project"])
+            rows, key=lambda r: (r["date"], r["provider"], r["model"] or "", r["project"] or "")
         )
 
     def base_url(self, provider: str) -> str:
