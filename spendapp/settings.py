@@ -188,6 +188,8 @@ PROVIDER_MAX_WAIT = env_int("PROVIDER_MAX_WAIT", 60, min_value=1)
 
 # Alert admins when an enabled provider account has not synced successfully for this long.
 ALERT_STALE_SYNC_HOURS = env_int("ALERT_STALE_SYNC_HOURS", 6, min_value=1)
+# Alert Finance when a prepaid balance is forecast to run out within this many days.
+CREDIT_RUNWAY_ALERT_DAYS = env_int("CREDIT_RUNWAY_ALERT_DAYS", 14, min_value=1)
 # Days of hour-grain rollup kept for the explorer's hourly view (older hours: daily only).
 HOURLY_ROLLUP_DAYS = env_int("HOURLY_ROLLUP_DAYS", 92, min_value=2)
 

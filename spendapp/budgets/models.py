@@ -157,6 +157,7 @@ class AlertEvent(models.Model):
         DIGEST = "digest", "Weekly digest"
         ACCOUNT_ATTENTION = "account_attention", "Provider key rejected"
         ACCOUNT_STALE = "account_stale", "Provider not synced"
+        CREDIT_RUNWAY = "credit_runway", "Prepaid credits running out"
 
     budget = models.ForeignKey(
         Budget, null=True, blank=True, on_delete=models.CASCADE, related_name="alerts"

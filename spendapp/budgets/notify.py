@@ -30,6 +30,7 @@ TEMPLATES = {
     AlertEvent.Kind.DIGEST: "digest",
     AlertEvent.Kind.ACCOUNT_ATTENTION: "account_attention",
     AlertEvent.Kind.ACCOUNT_STALE: "account_stale",
+    AlertEvent.Kind.CREDIT_RUNWAY: "credit_runway",
 }
 
 

@@ -11,13 +11,16 @@ MAX_RETRIES = 8  # 5 s, 10 s, 20 s ... capped at 10 min: about 20 minutes of try
 
 @shared_task(name="spendapp.budgets.tasks.evaluate_budgets")
 def evaluate_budgets() -> int:
-    """Every active budget, the provider accounts, and notifications left unqueued."""
+    """Every active budget, the provider accounts, prepaid credit runways, and notifications
+    left unqueued."""
     from spendapp.budgets.evaluate import evaluate_all
     from spendapp.budgets.notify import requeue_pending
     from spendapp.budgets.ops import check_accounts
+    from spendapp.budgets.runway import check_runways
 
     events = evaluate_all()
     events += check_accounts()
+    events += check_runways()
     requeue_pending()
     return len(events)
 

@@ -10,15 +10,18 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Prefetch, Q
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from forecasting.runs.runway import runways
 from spendapp.budgets.forms import BudgetForm
 from spendapp.budgets.models import AlertEvent, Budget, Notification
 from spendapp.budgets.pages import budget_row
 from spendapp.budgets.validation import known_scope_values
 from spendapp.core.roles import FINANCE, can_acknowledge, dashboard_view, role_required
+from spendapp.usage.credit_forms import CreditEntryForm, ExchangeRateForm
 
 budget_editor = role_required(FINANCE)
 
@@ -43,7 +46,14 @@ def budget_list(request):
     budgets = Budget.objects.prefetch_related(Prefetch("alerts", queryset=alerts))
     muted = set(request.user.muted_budgets.values_list("pk", flat=True))
     rows = [budget_row(b, muted) for b in budgets]
-    context = {"page": "budgets", "rows": rows, "mail_note": mail_destination()}
+    context = {
+        "page": "budgets",
+        "rows": rows,
+        "mail_note": mail_destination(),
+        "runways": runways(),
+        "runway_alert_days": settings.CREDIT_RUNWAY_ALERT_DAYS,
+        "runway_next": "/budgets/",
+    }
     return render(request, "budgets/list.html", context)
 
 
@@ -131,3 +141,54 @@ def alert_acknowledge(request, pk: int):
     if not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
         target = "/"
     return HttpResponseRedirect(target)
+
+
+@require_POST
+@dashboard_view
+def runway_compute(request):
+    """ "Compute now" for prepaid credit runways: fit and store each account's spend forecast
+    of the day (a page view never fits one), then go back."""
+    back = request.POST.get("next", "")
+    if back not in ("/", "/budgets/"):
+        back = "/budgets/"
+    computed = runways(compute=True)
+    failed = [f"{r.account.name}: {r.note}" for r in computed if r.note and r.balance]
+    if failed:
+        messages.error(request, "No runway for " + "; ".join(failed))
+    else:
+        messages.success(request, "Runways computed.")
+    return redirect(back)
+
+
+ENTRY_INTRO = (
+    "A top-up or credit grant adds to the account's prepaid balance from its day on; a balance "
+    "statement says what the balance was at the end of a day (spend after it is deducted). "
+    "Where the provider reports its own balance (OpenRouter, DeepSeek), that one is used."
+)
+RATE_INTRO = (
+    "Balances in another currency (DeepSeek reports CNY) are converted with the newest rate "
+    "valid on their day. Spendapp never looks rates up on the network."
+)
+
+
+def _credit_form(request, form_class, title: str, intro: str, saved: str):
+    form = form_class(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        item = form.save(commit=False)
+        item.created_by = request.user
+        item.save()
+        messages.success(request, saved)
+        return redirect(reverse("budgets") + "#credit-runway")
+    context = {"page": "budgets", "form": form, "title": title, "intro": intro}
+    status = 400 if request.method == "POST" else 200  # a POST here had errors
+    return render(request, "budgets/credit_form.html", context, status=status)
+
+
+@budget_editor
+def credit_entry_new(request):
+    return _credit_form(request, CreditEntryForm, "Record prepaid credits", ENTRY_INTRO, "Saved.")
+
+
+@budget_editor
+def exchange_rate_new(request):
+    return _credit_form(request, ExchangeRateForm, "Set an exchange rate", RATE_INTRO, "Saved.")

@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.http import HttpResponse
 from django.shortcuts import render
 
 from forecasting.runs.projections import Projection, month_projection
+from forecasting.runs.runway import runways
 from spendapp.allocation.queries import top_unallocated
 from spendapp.budgets.hooks import active_alerts, recent_delivery_failures
 from spendapp.budgets.models import Budget
@@ -105,6 +107,9 @@ def overview(request):
         "accounts": queries.freshness(today),
         "alerts": active_alerts(request.user),
         "budgets": _budgets(),
+        "runways": runways(),
+        "runway_alert_days": settings.CREDIT_RUNWAY_ALERT_DAYS,
+        "runway_next": "/",
         "empty": history.empty,
     }
     if not history.empty:

@@ -146,6 +146,26 @@ class ClaudeCodeRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class BalanceRecord:
+    """A prepaid credit balance as the provider reports it at ``observed_at``.
+
+    ``amount`` is what is left to spend (OpenRouter: ``total_credits - total_usage``; DeepSeek:
+    ``total_balance`` of one currency). ``granted`` and ``topped_up`` split it where the
+    provider does (DeepSeek), else ``None``. ``available`` is the provider's own "can the API
+    be called" flag where it has one (DeepSeek ``is_available``).
+    """
+
+    observed_at: datetime  # UTC, aware
+    currency: str  # ISO 4217, upper case
+    amount: Decimal
+    granted: Decimal | None = None
+    topped_up: Decimal | None = None
+    available: bool | None = None
+    total_credits: Decimal | None = None  # OpenRouter: every credit ever bought or granted
+    total_usage: Decimal | None = None  # OpenRouter: every credit ever spent
+
+
+@dataclass(frozen=True, slots=True)
 class Page:
     """One page as fetched: its records and whether the window has more."""
 

@@ -1,7 +1,16 @@
 from django.contrib import admin
 
 from spendapp.usage.admin_import import ImportCostsAdminMixin
-from spendapp.usage.models import ModelTier, ModelTierOverride, PriceOverride, SyncRun
+from spendapp.usage.credit_forms import CreditEntryForm, ExchangeRateForm
+from spendapp.usage.models import (
+    CreditBalance,
+    CreditEntry,
+    ExchangeRate,
+    ModelTier,
+    ModelTierOverride,
+    PriceOverride,
+    SyncRun,
+)
 
 
 @admin.register(SyncRun)
@@ -61,3 +70,41 @@ class ModelTierAdmin(admin.ModelAdmin):
 class ModelTierOverrideAdmin(admin.ModelAdmin):
     list_display = ["provider", "model_pattern", "tier", "note"]
     list_filter = ["provider", "tier"]
+
+
+@admin.register(CreditBalance)
+class CreditBalanceAdmin(admin.ModelAdmin):
+    """Balances as the providers reported them at each sync: read only."""
+
+    list_display = ["account", "observed_at", "currency", "amount", "granted", "topped_up"]
+    list_filter = ["account", "currency"]
+    date_hierarchy = "observed_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(CreditEntry)
+class CreditEntryAdmin(admin.ModelAdmin):
+    form = CreditEntryForm
+    list_display = ["account", "kind", "day", "amount", "currency", "note", "created_by"]
+    list_filter = ["account", "kind"]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(ExchangeRate)
+class ExchangeRateAdmin(admin.ModelAdmin):
+    form = ExchangeRateForm
+    list_display = ["currency", "rate", "valid_from", "note", "created_by"]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)

@@ -646,3 +646,11 @@ class CalibrationRatio(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.model}: x{self.ratio} ({self.basis})"
+
+
+# Prepaid credits live in their own module; imported here so Django and migrations see them.
+from spendapp.usage.credit_models import (  # noqa: E402, F401
+    CreditBalance,
+    CreditEntry,
+    ExchangeRate,
+)

@@ -25,7 +25,7 @@ from django.utils import timezone
 from spendapp.providers.errors import ProviderAuthError, ProviderError
 from spendapp.providers.models import ProviderAccount, ProviderEntity
 from spendapp.providers.service import open_connector
-from spendapp.usage import ingest
+from spendapp.usage import credits, ingest
 from spendapp.usage.models import PriceOverride, SyncRun, SyncWatermark
 from spendapp.usage.pricing import PriceBook
 from spendapp.usage.signals import announce_spend_changed
@@ -169,6 +169,7 @@ class _SyncJob:
                 self._refresh_names(conn)
                 for spec in conn.endpoints():
                     self._sync_endpoint(conn, spec)
+                self._record_balances(conn)
         except ProviderAuthError as exc:
             self._finish(SyncRun.Outcome.FAILED, f"credentials rejected: {exc}", auth=True)
             return
@@ -208,8 +209,24 @@ class _SyncJob:
             update_fields=["name", "parent_id", "updated_at"],
         )
 
+    def _record_balances(self, conn) -> None:
+        """Prepaid balances (where the provider reports one) are one step too: a failure is
+        recorded on the run and the usage already synced stays."""
+        try:
+            balances = conn.balances()
+        except ProviderAuthError:
+            raise
+        except ProviderError as exc:
+            self.errors.append(f"credit balance: {exc}")
+            return
+        if balances:
+            credits.store_balances(self.account, balances)
+            self.committed += 1
+
     def _sync_endpoint(self, conn, spec) -> None:
         start = sync_start(self.account, spec.name, self.now, self.since, self.full)
+        if spec.history_days is not None:  # the API answers nothing older: never ask
+            start = max(start, floor_day(self.now) - timedelta(days=spec.history_days))
         end = range_end(self.now, spec.bucket_width)
         todo = list(windows(start, end, spec.max_window))
         self._widen_range(start, end)

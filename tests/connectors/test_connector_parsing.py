@@ -11,7 +11,9 @@ import pytest
 from spendapp.providers.connectors import (
     CONNECTORS,
     AnthropicConnector,
+    DeepSeekConnector,
     OpenAIConnector,
+    OpenRouterConnector,
     get_connector,
 )
 from spendapp.providers.connectors.openai import parse_line_item
@@ -448,7 +450,12 @@ def test_anthropic_documented_section_examples(anthropic):
 
 
 def test_registry():
-    assert {"openai": OpenAIConnector, "anthropic": AnthropicConnector} == CONNECTORS
+    assert {
+        "openai": OpenAIConnector,
+        "anthropic": AnthropicConnector,
+        "openrouter": OpenRouterConnector,
+        "deepseek": DeepSeekConnector,
+    } == CONNECTORS
     conn = get_connector("anthropic", "", ANTHROPIC_KEY)
     assert isinstance(conn, AnthropicConnector)
     assert conn.base_url == "https://api.anthropic.com/v1"

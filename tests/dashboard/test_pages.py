@@ -18,10 +18,10 @@ NAV = {
     "/data-health/": "Data health",
 }
 # Per page: session, user and groups (3), then the page's own reads:
-# overview (16): running syncs, spend per day and provider, newest day per account,
-#   accounts, muted budgets, alerts, budgets, movers; the month projection (last data day,
-#   first syncs still running, month-to-date spend, stored total, its points), whose forecast
-#   the chart draws (no second read).
+# overview (17): running syncs, spend per day and provider, newest day per account,
+#   accounts, muted budgets, alerts, budgets, movers, accounts with prepaid credits (none);
+#   the month projection (last data day, first syncs still running, month-to-date spend,
+#   stored total, its points), whose forecast the chart draws (no second read).
 # explorer (12): entity names, the TierBook (price overrides, tier bands, tier overrides),
 #   usage combinations, the usage-detail values (service tier, API source, inference geo,
 #   speed, service account: issue #15), allocated teams / cost centres, the spend query's
@@ -42,7 +42,7 @@ NAV = {
 # CSV (10): usage combinations, usage-detail values, the TierBook (3), allocated teams (the
 #   filter check), spend.
 QUERIES = {
-    "/": 16,
+    "/": 17,
     "/explorer/": 12,
     "/forecast/": 10,
     "/scenarios/": 26,

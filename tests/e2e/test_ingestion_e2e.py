@@ -81,15 +81,15 @@ def test_a_clean_sync_of_120_days_equals_the_truth_and_a_rerun_changes_nothing(w
         workers.start()
         runs = _sync_all(workers, accounts)
         assert {r.outcome for r in runs} == {"success"}, [r.error for r in runs]
-        assert all(r.rows_inserted > 0 for r in runs)
+        # DeepSeek reports a balance, no usage: its runs write no usage rows.
+        assert all(r.rows_inserted > 0 for r in runs if r.account.provider != "deepseek")
         assert_matches_truth(fake)
 
         rows_before = UsageBucket.objects.count()
         reruns = _sync_all(workers, accounts)
         assert [(r.outcome, r.rows_inserted, r.rows_updated, r.rows_deleted) for r in reruns] == [
-            ("success", 0, 0, 0),
-            ("success", 0, 0, 0),
-        ]
+            ("success", 0, 0, 0)
+        ] * len(accounts)
         assert UsageBucket.objects.count() == rows_before
 
 

@@ -221,4 +221,9 @@ def test_control_endpoints(fake, oa):
     assert oa.get(OA_COSTS, params=OA_Q).status_code == 200
     assert fake.request_log == {"openai.costs": 1}
     httpx.post(fake.url + "/_control/revise", json={"provider": "anthropic"})
-    assert fake.revised == {"openai": False, "anthropic": True}
+    assert fake.revised == {
+        "openai": False,
+        "anthropic": True,
+        "openrouter": False,
+        "deepseek": False,
+    }

@@ -31,8 +31,14 @@ def _run(tasks) -> list:
         return list(pool.map(evaluate, tasks))
 
 
+PROVIDERS = ("openai", "anthropic")
+
+
 def _fake_series() -> dict[str, pd.Series]:
-    rows = pd.DataFrame(truth(seed=1, days=365, end="2026-09-01"))
+    # The organisation's two year-long providers (OpenRouter's fake keeps only 30 days).
+    rows = pd.DataFrame(
+        [r for r in truth(seed=1, days=365, end="2026-09-01") if r["provider"] in PROVIDERS]
+    )
     rows["billed_cost"] = rows["billed_cost"].astype(float)
     rows["date"] = pd.to_datetime(rows["date"])
     series = {"total": rows.groupby("date")["billed_cost"].sum()}

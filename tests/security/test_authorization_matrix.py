@@ -63,6 +63,10 @@ MATRIX: dict[str, tuple[tuple[int, ...], tuple[int, ...] | None]] = {
     "budget_edit": (FINANCE_ONLY, FINANCE_FORM),
     "budget_mute": (POST_ONLY, DASHBOARD_ACTION),
     "alert_acknowledge": (POST_ONLY, FINANCE_ACTION),
+    # "Compute now" for credit runways: like the forecast's, any dashboard role (POST, back).
+    "runway_compute": (POST_ONLY, DASHBOARD_ACTION),
+    "credit_entry_new": (FINANCE_ONLY, FINANCE_FORM),
+    "exchange_rate_new": (FINANCE_ONLY, FINANCE_FORM),
     "allocation": (DASHBOARD, None),
     "allocation_team_new": (FINANCE_ONLY, ALLOCATION_FORM),
     "allocation_team_edit": (FINANCE_ONLY, ALLOCATION_FORM),

@@ -28,6 +28,12 @@ def probability(value) -> str:
 
 
 @register.filter
+def runway_needs_compute(runways) -> bool:
+    """Whether any runway waits for the day's forecast ("Compute now" is offered)."""
+    return any(r.not_ready for r in runways)
+
+
+@register.filter
 def percent(value, digits: int = 0) -> str:
     if value is None or value == "":
         return ""

@@ -10,13 +10,17 @@ from typing import Any
 
 from .anthropic import AnthropicConnector
 from .base import Connector, EndpointSpec
+from .deepseek import DeepSeekConnector
 from .http import HttpClient
 from .logfilter import KeyScrubbingFilter
 from .openai import OpenAIConnector
+from .openrouter import OpenRouterConnector
 
 CONNECTORS: dict[str, type[Connector]] = {
     "openai": OpenAIConnector,
     "anthropic": AnthropicConnector,
+    "openrouter": OpenRouterConnector,
+    "deepseek": DeepSeekConnector,
 }
 
 
@@ -38,9 +42,11 @@ __all__ = [
     "CONNECTORS",
     "AnthropicConnector",
     "Connector",
+    "DeepSeekConnector",
     "EndpointSpec",
     "HttpClient",
     "KeyScrubbingFilter",
     "OpenAIConnector",
+    "OpenRouterConnector",
     "get_connector",
 ]

@@ -26,7 +26,7 @@ from decimal import Decimal
 from typing import Any, ClassVar, Literal
 
 from spendapp.providers.errors import MalformedResponse, ProviderError, ProviderRequestError
-from spendapp.providers.records import NamedEntity, Page
+from spendapp.providers.records import BalanceRecord, NamedEntity, Page
 
 from .http import HttpClient, Params
 from .logfilter import REDACTED, register_secret, scrub
@@ -51,6 +51,10 @@ class EndpointSpec:
     bucket_width: str  # "1h" / "1d"
     max_window: timedelta
     page_limit: int = 0  # buckets per page we ask for (the API's maximum for the width)
+    # How many days back the API can answer at all (OpenRouter's activity: the last 30
+    # completed UTC days). Older windows are never asked for: an empty answer for them would
+    # read as "no spend" and delete what an earlier sync stored.
+    history_days: int | None = None
 
 
 class Secret:
@@ -131,6 +135,10 @@ class Connector(abc.ABC):
     @abc.abstractmethod
     def _names(self) -> list[NamedEntity]:
         """Display names for projects/workspaces, API keys and users."""
+
+    def _balances(self) -> list[BalanceRecord]:
+        """Prepaid credit balances the provider reports now (none for most providers)."""
+        return []
 
     def _test_connection(self) -> str:
         """One small real call: a day of ``probe_endpoint``, one bucket, parsed like any page."""
@@ -230,6 +238,12 @@ class Connector(abc.ABC):
         ``api_key`` (``parent_id`` = its project/workspace) and ``user``."""
         with self._scrubbed_errors():
             return self._names()
+
+    def balances(self) -> list[BalanceRecord]:
+        """Prepaid credit balances the provider reports now (OpenRouter credits, DeepSeek's
+        balance per currency); empty for providers without one."""
+        with self._scrubbed_errors():
+            return self._balances()
 
     def test_connection(self) -> str:
         """One small real call. Returns a short human message, or raises a ProviderError."""

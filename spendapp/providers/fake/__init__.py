@@ -70,13 +70,17 @@ Ground truth
 default workspace), ``input_tokens`` counts every input token type, ``requests`` is OpenAI's
 ``num_model_requests`` (0 for Anthropic) and ``billed_cost`` is the exact decimal sum in
 dollars of the emitted cost amounts (model null for cost lines without a model).
+
+OpenRouter (``fake/openrouter.py``, base URL ``/openrouter/api/v1``) adds rows by day x model
+with ``project`` null for the last 30 completed days; DeepSeek (``fake/deepseek.py``, base URL
+``/deepseek``) serves a balance only and adds no rows.
 """
 
 from __future__ import annotations
 
 from .faults import FaultSpecError, parse_spec
 from .org import Organisation
-from .server import DEFAULT_ANTHROPIC_KEY, DEFAULT_OPENAI_KEY, FakeProviderServer
+from .server import DEFAULT_ANTHROPIC_KEY, DEFAULT_OPENAI_KEY, EXTRA_FAKES, FakeProviderServer
 
 __all__ = [
     "DEFAULT_ANTHROPIC_KEY",
@@ -99,7 +103,12 @@ def truth(
         if f.kind == "revise":
             for p in [f.scope.split(".")[0]] if f.scope else ["openai", "anthropic"]:
                 revised[p] = True
-    return org.truth(revised)
+    rows = org.truth(revised)
+    for fake in EXTRA_FAKES:
+        rows += fake(seed, days, end).truth(bool(revised.get(fake.provider)))
+    return sorted(
+        rows, key=lambda r: (r["date"], r["provider"], r["model"] or "", r["project"] or "")
+    )
 
 
 def prices() -> dict:

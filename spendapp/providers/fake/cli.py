@@ -95,7 +95,11 @@ def run(options: dict[str, Any], out=None) -> int:
         f"  OpenAI     base URL {server.openai_base_url}   admin key {server.openai_key}\n"
         f"  Anthropic  base URL {server.anthropic_base_url}   admin key {server.anthropic_key}"
         "   (anthropic-version: 2023-06-01)\n"
-        f"  Truth      {server.url}/_truth     Faults: {options.get('faults') or 'none'}\n"
+        + "".join(
+            f"  {fake.provider:<10} base URL {server.base_url(fake.provider)}   key {fake.key}\n"
+            for fake in server.extra.values()
+        )
+        + f"  Truth      {server.url}/_truth     Faults: {options.get('faults') or 'none'}\n"
         "Ctrl-C to stop.\n"
     )
     out.flush()

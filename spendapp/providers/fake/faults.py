@@ -23,6 +23,7 @@ RESPONSE_KINDS = {
     "cutoff": None,  # 200, body cut off mid-way (Content-Length promises more)
 }
 STATE_KINDS = {"revise", "revoke"}
+SCOPE_PROVIDERS = ("openai", "anthropic", "openrouter", "deepseek")
 ALIASES = {
     "429noretry": "429bare",
     "429-": "429bare",
@@ -90,8 +91,9 @@ def parse_spec(spec: str | None) -> list[Fault]:
             fault.arg = float(m["arg"])
         elif kind in RESPONSE_KINDS:
             fault.arg = RESPONSE_KINDS[kind]
-        if fault.scope and fault.scope.split(".")[0] not in ("openai", "anthropic"):
-            raise FaultSpecError(f"scope must start with openai or anthropic: {raw!r}")
+        if fault.scope and fault.scope.split(".")[0] not in SCOPE_PROVIDERS:
+            names = ", ".join(SCOPE_PROVIDERS)
+            raise FaultSpecError(f"scope must start with a provider ({names}): {raw!r}")
         if m["rate"] is not None:
             rate = float(m["rate"])
             if not 0.0 <= rate <= 1.0:

@@ -31,7 +31,9 @@ from .api import (
     anthropic_error_body,
     openai_error_body,
 )
+from .deepseek import DeepSeekFake
 from .faults import Fault, FaultController, FaultSpecError
+from .openrouter import OpenRouterFake
 from .org import Organisation
 
 DEFAULT_OPENAI_KEY = "sk-admin-spendapp-demo-openai"
@@ -40,6 +42,8 @@ OPENAI_PREFIX = "/openai/v1"
 ANTHROPIC_PREFIX = "/anthropic"
 
 _OA_KEYS_PATH = re.compile(r"^/organization/projects/([^/]+)/api_keys$")
+# Providers whose fake lives in its own module (prefix, endpoint names, auth, routes, truth).
+EXTRA_FAKES = (OpenRouterFake, DeepSeekFake)
 
 
 def endpoint_name(path: str) -> str:
@@ -67,6 +71,9 @@ def endpoint_name(path: str) -> str:
             "/v1/organizations/workspaces": "anthropic.workspaces",
             "/v1/organizations/api_keys": "anthropic.api_keys",
         }.get(sub, "anthropic.unknown")
+    for fake in EXTRA_FAKES:
+        if path.startswith(fake.prefix + "/"):
+            return fake.endpoint_name(path[len(fake.prefix) :])
     return "unknown"
 
 
@@ -130,6 +137,7 @@ class FakeProviderServer:
         cursor = Cursor(seed)
         self.openai = OpenAIApi(self.org, cursor)
         self.anthropic = AnthropicApi(self.org, cursor)
+        self.extra = {f.provider: f(seed, days, end) for f in EXTRA_FAKES}
         self.faults = FaultController(seed, faults)
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -195,8 +203,9 @@ class FakeProviderServer:
 
     def _reset_state(self) -> None:
         with self._lock:
-            self.revised = {"openai": False, "anthropic": False}
-            self.revoked = {"openai": False, "anthropic": False}
+            providers = ["openai", "anthropic", *self.extra]
+            self.revised = dict.fromkeys(providers, False)
+            self.revoked = dict.fromkeys(providers, False)
             self._log: Counter[str] = Counter()
             self._request_no = 0
 
@@ -231,7 +240,18 @@ class FakeProviderServer:
         if state == "final":
             for p in self.faults.pending_revisions():
                 revised[p] = True
-        return self.org.truth(revised)
+        rows = self.org.truth(revised)
+        for provider, fake in self.extra.items():
+            rows += fake.truth(bool(revised.get(provider)))
+        return sorted(
+            rows, key=lambda r: (r["date"], r["provider"], r["model"] or "", r["project"] or "")
+        )
+
+    def base_url(self, provider: str) -> str:
+        """Base URL of any provider the fake serves."""
+        if provider in self.extra:
+            return self.url + self.extra[provider].prefix
+        return {"openai": self.openai_base_url, "anthropic": self.anthropic_base_url}[provider]
 
     def prices(self) -> dict:
         return self.org.prices()
@@ -299,6 +319,8 @@ class FakeProviderServer:
             headers.update(err.headers)
             if provider == "anthropic":
                 obj = anthropic_error_body(err, headers["request-id"])
+            elif provider in self.extra:
+                obj = self.extra[provider].error_body(err)
             else:
                 obj = openai_error_body(err)
             if err.status in (502, 503) and err.etype == "html":
@@ -312,6 +334,11 @@ class FakeProviderServer:
         self._send_json(h, status, obj, headers)
 
     def _authenticate(self, provider: str, req: Request) -> None:
+        if provider in self.extra:
+            with self._lock:
+                revoked = self.revoked[provider]
+            self.extra[provider].authenticate(req, revoked)
+            return
         if provider == "openai":
             auth = req.headers.get("Authorization") or ""
             m = re.match(r"^\s*Bearer\s+(\S+)\s*$", auth, re.IGNORECASE)
@@ -372,6 +399,8 @@ class FakeProviderServer:
             raise ApiError(405, f"Method {req.method} not allowed for this endpoint")
         with self._lock:
             revised = dict(self.revised)
+        if provider in self.extra:
+            return self.extra[provider].route(endpoint, req, revised[provider])
         if provider == "openai":
             data = self.org.data("openai", revised["openai"])
             if endpoint.startswith("openai.usage."):

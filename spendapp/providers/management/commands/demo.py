@@ -5,19 +5,21 @@ a monthly budget whose alerts go to the admins, so a newcomer sees an alert emai
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from spendapp.providers.fake import DEFAULT_ANTHROPIC_KEY, DEFAULT_OPENAI_KEY
+from spendapp.providers.fake import DEFAULT_ANTHROPIC_KEY, DEFAULT_OPENAI_KEY, deepseek, openrouter
 from spendapp.providers.models import ProviderAccount
 
 DEMO_ACCOUNTS = (
     ("Demo OpenAI", "openai", "/openai/v1", DEFAULT_OPENAI_KEY),
     ("Demo Anthropic", "anthropic", "/anthropic", DEFAULT_ANTHROPIC_KEY),
+    ("Demo OpenRouter", "openrouter", openrouter.PREFIX, openrouter.DEFAULT_KEY),
+    ("Demo DeepSeek", "deepseek", deepseek.PREFIX, deepseek.DEFAULT_KEY),
 )
 
 
 class Command(BaseCommand):
     help = (
-        "Create (or re-point) the two demo provider accounts at a running fake server, and a "
-        "demo budget whose alerts go to the admin users."
+        "Create (or re-point) one demo provider account per provider the fake serves, at a "
+        "running fake server, and a demo budget whose alerts go to the admin users."
     )
 
     def add_arguments(self, parser):
