@@ -18,7 +18,7 @@ PROVIDER_CHOICES = [
     # Costs imported from FOCUS CSV files (clouds, providers without an API): never synced.
     ("focus", "FOCUS CSV import"),
 ]
-SYNCABLE_PROVIDERS = ("openai", "anthropic")
+SYNCABLE_PROVIDERS = ("openai", "anthropic", "bedrock", "azure_openai")
 DEFAULT_BASE_URLS = {
     "openai": "https://api.openai.com/v1",
     "anthropic": "https://api.anthropic.com",

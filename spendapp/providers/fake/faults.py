@@ -23,6 +23,8 @@ RESPONSE_KINDS = {
     "cutoff": None,  # 200, body cut off mid-way (Content-Length promises more)
 }
 STATE_KINDS = {"revise", "revoke"}
+# Providers a scope may name (the clouds answer only on a server started with clouds=True).
+PROVIDERS = ("openai", "anthropic", "azure", "bedrock")
 ALIASES = {
     "429noretry": "429bare",
     "429-": "429bare",
@@ -90,8 +92,8 @@ def parse_spec(spec: str | None) -> list[Fault]:
             fault.arg = float(m["arg"])
         elif kind in RESPONSE_KINDS:
             fault.arg = RESPONSE_KINDS[kind]
-        if fault.scope and fault.scope.split(".")[0] not in ("openai", "anthropic"):
-            raise FaultSpecError(f"scope must start with openai or anthropic: {raw!r}")
+        if fault.scope and fault.scope.split(".")[0] not in PROVIDERS:
+            raise FaultSpecError(f"scope must start with {' or '.join(PROVIDERS)}: {raw!r}")
         if m["rate"] is not None:
             rate = float(m["rate"])
             if not 0.0 <= rate <= 1.0:
@@ -214,5 +216,5 @@ class FaultController:
 
 def _providers(scope: str) -> set[str]:
     if not scope:
-        return {"openai", "anthropic"}
+        return set(PROVIDERS)
     return {scope.split(".")[0]}

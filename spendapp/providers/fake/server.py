@@ -31,6 +31,8 @@ from .api import (
     anthropic_error_body,
     openai_error_body,
 )
+from .clouds import Clouds
+from .clouds import endpoint_name as cloud_endpoint_name
 from .faults import Fault, FaultController, FaultSpecError
 from .org import Organisation
 
@@ -117,6 +119,7 @@ class FakeProviderServer:
         anthropic_key: str = DEFAULT_ANTHROPIC_KEY,
         timeout_delay: float = 5.0,
         quiet: bool = True,
+        clouds: bool = False,
     ):
         self.host = host
         self.port = port
@@ -131,6 +134,8 @@ class FakeProviderServer:
         self.openai = OpenAIApi(self.org, cursor)
         self.anthropic = AnthropicApi(self.org, cursor)
         self.faults = FaultController(seed, faults)
+        # Azure OpenAI and Bedrock (CUR files in moto's S3 server, a subprocess): opt-in.
+        self.clouds = Clouds(seed, days, end) if clouds else None
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._httpd: _Server | None = None
@@ -144,6 +149,8 @@ class FakeProviderServer:
             self._httpd = _Server((self.host, self.port), _Handler)
             self._httpd.fake = self
             self.port = self._httpd.server_address[1]
+            if self.clouds is not None:
+                self.clouds.start()
 
     def start(self) -> FakeProviderServer:
         """Serve in a background (daemon) thread; returns self."""
@@ -161,6 +168,8 @@ class FakeProviderServer:
             self._httpd.serve_forever()
         finally:
             self._httpd.server_close()
+            if self.clouds is not None:
+                self.clouds.stop()
 
     def stop(self) -> None:
         self._stopping.set()
@@ -169,6 +178,8 @@ class FakeProviderServer:
             self._httpd.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        if self.clouds is not None:
+            self.clouds.stop()
         self._httpd = None
         self._thread = None
         self._stopping.clear()
@@ -191,12 +202,22 @@ class FakeProviderServer:
     def anthropic_base_url(self) -> str:
         return self.url + ANTHROPIC_PREFIX
 
+    @property
+    def azure_base_url(self) -> str:
+        """Management host (Cost Management); Entra ID's token endpoint is below ``/login``."""
+        return self.url + "/azure"
+
+    @property
+    def s3_url(self) -> str:
+        """The S3 endpoint holding the Bedrock CUR files (through the fault injection)."""
+        return self.url + "/aws-s3"
+
     # --- state -------------------------------------------------------------------------------
 
     def _reset_state(self) -> None:
         with self._lock:
-            self.revised = {"openai": False, "anthropic": False}
-            self.revoked = {"openai": False, "anthropic": False}
+            self.revised = {"openai": False, "anthropic": False, "azure": False, "bedrock": False}
+            self.revoked = {"openai": False, "anthropic": False, "azure": False, "bedrock": False}
             self._log: Counter[str] = Counter()
             self._request_no = 0
 
@@ -218,7 +239,7 @@ class FakeProviderServer:
     def revise(self, provider: str | None = None) -> None:
         """Apply the revision of yesterday's numbers now (both providers by default)."""
         with self._lock:
-            for p in [provider] if provider else ["openai", "anthropic"]:
+            for p in [provider] if provider else list(self.revised):
                 self.revised[p] = True
 
     def truth(self, state: str = "final") -> list[dict]:
@@ -231,7 +252,10 @@ class FakeProviderServer:
         if state == "final":
             for p in self.faults.pending_revisions():
                 revised[p] = True
-        return self.org.truth(revised)
+        rows = self.org.truth(revised)
+        if self.clouds is not None:
+            rows = sort_truth([*rows, *self.clouds.truth(revised)])
+        return rows
 
     def prices(self) -> dict:
         return self.org.prices()
@@ -254,6 +278,10 @@ class FakeProviderServer:
         body = h.rfile.read(length) if length else b""
         if path.startswith("/_"):
             self._control(h, method, path, query, body)
+            return
+        cloud = cloud_endpoint_name(path)
+        if cloud is not None and self.clouds is not None:
+            self._handle_cloud(h, method, cloud, path, query, body)
             return
         endpoint = endpoint_name(path)
         provider = endpoint.split(".")[0]
@@ -310,6 +338,75 @@ class FakeProviderServer:
             self._send_faulty(h, fault, obj, headers)
             return
         self._send_json(h, status, obj, headers)
+
+    def _handle_cloud(self, h, method: str, endpoint: str, path: str, query, body) -> None:
+        """Azure and S3 requests, with the same fault decisions as the other providers."""
+        provider = endpoint.split(".")[0]
+        n, _ = self._next_request(endpoint)
+        decision = self.faults.decide(endpoint, n)
+        with self._lock:
+            for p in decision.revise:
+                self.revised[p] = True
+            for p in decision.revoke:
+                self.revoked[p] = True
+            revoked, revised = self.revoked[provider], self.revised[provider]
+        fault = decision.response
+        if fault is not None and fault.kind in ("timeout", "hang"):
+            if self._stopping.wait(fault.arg if fault.arg is not None else self.timeout_delay):
+                return
+            if fault.kind == "hang":
+                h.close_connection = True
+                return
+            fault = None
+        clouds = self.clouds
+        azure = provider == "azure"
+        if fault is not None and fault.kind not in ("malformed", "truncated", "cutoff"):
+            status, data, headers = (
+                clouds.azure_fault(fault.kind, fault.arg) if azure else clouds.s3_fault(fault.kind)
+            )
+        elif azure:
+            status, data, headers = clouds.azure_answer(
+                endpoint,
+                method,
+                path,
+                query,
+                h.headers,
+                body,
+                revoked,
+                revised,
+                h.headers.get("Host", f"{self.host}:{self.port}"),
+            )
+        elif not clouds.s3_auth_ok(h.headers, revoked):
+            status, data, headers = clouds.s3_denied()
+        else:
+            status, data, headers = clouds.s3_forward(method, h.path, h.headers, body)
+        ctype = headers.pop("Content-Type", None) or headers.pop("content-type", None)
+        ctype = ctype or ("application/json" if azure else "application/xml")
+        if fault is not None and status == 200 and fault.kind in ("malformed", "truncated"):
+            if azure and fault.kind == "truncated":
+                data = clouds.azure_truncated(data)
+            else:  # invalid JSON / XML / gzip / Parquet, with a correct Content-Length
+                data = data[: len(data) // 2] + b"\x00{garbage"
+        elif fault is not None and status == 200:  # cutoff
+            self._send_cut(h, data, headers, ctype)
+            return
+        self._send(h, status, data, headers, ctype)
+
+    def _send_cut(self, h, data: bytes, headers: dict, ctype: str) -> None:
+        try:
+            h.send_response(200)
+            h.send_header("Content-Type", ctype)
+            h.send_header("Content-Length", str(len(data)))
+            for k, v in headers.items():
+                h.send_header(k, v)
+            h.end_headers()
+            h.wfile.write(data[: max(1, len(data) // 2)])
+            h.wfile.flush()
+            with contextlib.suppress(OSError):
+                h.connection.shutdown(socket.SHUT_WR)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        h.close_connection = True
 
     def _authenticate(self, provider: str, req: Request) -> None:
         if provider == "openai":
@@ -534,6 +631,10 @@ class FakeProviderServer:
             }
         state.update(self.faults.state())
         return state
+
+
+def sort_truth(rows: list[dict]) -> list[dict]:
+    return sorted(rows, key=lambda r: (r["date"], r["provider"], r["model"] or "", r["project"]))
 
 
 def _dumps(obj: Any) -> bytes:
