@@ -150,6 +150,7 @@ class AzureOpenAIConnector(Connector):
     default_base_url = "https://management.azure.com"
     display_name = "Azure OpenAI"
     uses_settings: ClassVar[bool] = True
+    check_account = staticmethod(check_account)  # the admin form's validation
 
     def __init__(
         self,

@@ -121,6 +121,7 @@ class BedrockConnector(Connector):
     default_base_url = ""
     display_name = "AWS Bedrock"
     uses_settings: ClassVar[bool] = True
+    check_account = staticmethod(check_account)  # the admin form's validation
 
     def __init__(
         self,

@@ -77,6 +77,7 @@ dollars of the emitted cost amounts (model null for cost lines without a model).
 
 from __future__ import annotations
 
+from . import azure, bedrock
 from .clouds import Clouds
 from .faults import PROVIDERS, FaultSpecError, parse_spec
 from .org import Organisation
@@ -88,6 +89,8 @@ __all__ = [
     "FakeProviderServer",
     "FaultSpecError",
     "Organisation",
+    "azure",
+    "bedrock",
     "prices",
     "truth",
 ]

@@ -14,6 +14,7 @@ provider,model,project``): project is the AWS usage account id.
 
 from __future__ import annotations
 
+import atexit
 import csv
 import gzip
 import io
@@ -377,8 +378,8 @@ class S3Server:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             env={**os.environ, "MOTO_ALLOW_NONEXISTENT_REGION": "true"},
-            start_new_session=True,
         )
+        atexit.register(self.stop)  # never leave the child behind
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -115,6 +115,9 @@ def run(options: dict[str, Any], out=None) -> int:
     # "Ctrl-C to stop" must hold even when started from a script's background job: a
     # non-interactive shell starts those with SIGINT ignored, and Python then leaves it so.
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    # SIGTERM (the launcher stopping its children) ends the same way, so the S3 server child
+    # of the clouds is stopped too.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
