@@ -4,7 +4,8 @@ Starts (or attaches to) PostgreSQL once, migrates, bootstraps, then runs the web
 Celery worker, Celery beat and (unless ``SPENDAPP_DEMO=0``) the fake provider server with the
 demo accounts pointing at it (OpenAI, Anthropic, Azure OpenAI, AWS Bedrock), as children
 that receive ``DATABASE_URL`` and so never touch pgserver themselves. Ctrl-C or SIGTERM stops
-the children, then PostgreSQL (the launcher owns its lifetime; see spendapp/embedded.py for why pgserver must not).
+the children, then PostgreSQL (the launcher owns its lifetime; see spendapp/embedded.py for
+why pgserver must not).
 """
 
 from __future__ import annotations
