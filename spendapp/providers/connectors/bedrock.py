@@ -329,7 +329,13 @@ class BedrockConnector(Connector):
             return cached[1]
         items: list[LineItem] = []
         for key in sorted(files):
-            rows = read_rows(key, self._read(key))
+            try:
+                data = self._read(key)
+            except FileNotFoundError:
+                # Replaced by a refresh between the listing and the read: the next sync reads
+                # the new set.
+                raise ProviderUnavailable(f"{key} went away while being read") from None
+            rows = read_rows(key, data)
             items.extend(line_items(rows, key, self.settings["project_tag"]))
         self._periods[period] = (version, items)
         return items

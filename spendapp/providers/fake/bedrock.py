@@ -226,7 +226,9 @@ class BedrockOrg:
 
     # --- files --------------------------------------------------------------------------------
 
-    def files(self, prefix: str = PREFIX, export: str = EXPORT_NAME) -> dict[str, bytes]:
+    def files(
+        self, bucket: str = BUCKET, prefix: str = PREFIX, export: str = EXPORT_NAME
+    ) -> dict[str, bytes]:
         """S3 key -> content: data files and a manifest per billing period."""
         by_period: dict[str, list[dict]] = {}
         for row in self.line_items():
@@ -240,7 +242,7 @@ class BedrockOrg:
             manifest = {
                 "exportName": export,
                 "billingPeriod": {"start": f"{period}-01T00:00:00Z"},
-                "dataFiles": [f"s3://{BUCKET}/{key}"],
+                "dataFiles": [f"s3://{bucket}/{key}"],
                 "columns": [{"name": c} for c in COLUMNS],
             }
             meta = f"{base}/metadata/BILLING_PERIOD={period}/{export}-Manifest.json"
@@ -261,7 +263,7 @@ class BedrockOrg:
         existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
         if bucket not in existing:
             s3.create_bucket(Bucket=bucket)
-        files = self.files()
+        files = self.files(bucket)
         for key, data in files.items():
             s3.put_object(Bucket=bucket, Key=key, Body=data)
         return len(files)

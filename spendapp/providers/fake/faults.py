@@ -38,7 +38,7 @@ ALIASES = {
 _ITEM = re.compile(
     r"""^(?P<kind>[a-z0-9\-]+)
         (?::(?P<arg>[0-9.]+))?
-        (?:@(?P<scope>[a-z_.]+))?
+        (?:@(?P<scope>[a-z0-9_.]+))?
         (?:=(?P<rate>[0-9.]+)|\#(?P<nth>\d+)(?P<plus>\+)?)?$""",
     re.VERBOSE,
 )
