@@ -62,7 +62,10 @@ def test_a_clean_sync_of_both_clouds_equals_the_truth_and_a_rerun_changes_nothin
 def test_cloud_faults_are_survived_and_a_bad_page_or_file_is_read_again_later(workers):
     faults = (
         "429@azure=0.08,500@azure.query=0.05,timeout:2@azure.query=0.05,"
-        "503@bedrock=0.05,500@bedrock=0.04,truncated@azure.query#3,malformed@bedrock.s3#3"
+        "truncated@azure.query#3,"
+        # Bedrock's faults are counted (boto3 retries a corrupt listing, which would move the
+        # count): request 3 is the first data file, then S3 errors that boto3 retries.
+        "malformed@bedrock.s3#3,503@bedrock.s3#5,500@bedrock.s3#8,503@bedrock.s3#12"
     )
     with FakeProviderServer(seed=32, days=DAYS, faults=faults, clouds=True) as fake:
         accounts = _cloud_accounts(fake)
@@ -71,7 +74,7 @@ def test_cloud_faults_are_survived_and_a_bad_page_or_file_is_read_again_later(wo
         # The bad answer failed its window, with the field or file named, and nothing else.
         assert first["azure_openai"].outcome == "partial", first["azure_openai"].error
         assert "rows" in first["azure_openai"].error
-        assert first["bedrock"].outcome in ("partial", "failed"), first["bedrock"].error
+        assert first["bedrock"].outcome == "partial", first["bedrock"].error
         assert "gzip" in first["bedrock"].error
         second = _sync(workers, accounts)
         assert {r.outcome for r in second.values()} == {"success"}, [

@@ -33,7 +33,7 @@ CLIENT_SECRET = "fake~azure~demo~client~secret"  # noqa: S105 - the fake demo se
 SUBSCRIPTION = "5f4e3d2c-0000-4000-8000-000000005b5c"
 SCOPE = f"/subscriptions/{SUBSCRIPTION}"
 PREFIX = "/azure"
-PAGE_ROWS = 400
+PAGE_ROWS = 200  # rows per page: a month of the demo takes two pages
 SERVICE_NAME = "Azure OpenAI"
 DIMENSIONS = {"Meter", "ResourceId", "ResourceGroup", "UnitOfMeasure", "ServiceName"}
 
