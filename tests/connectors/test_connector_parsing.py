@@ -445,7 +445,9 @@ def test_anthropic_documented_section_examples(anthropic):
 
 
 def test_registry():
-    assert {"openai": OpenAIConnector, "anthropic": AnthropicConnector} == CONNECTORS
+    assert CONNECTORS["openai"] is OpenAIConnector
+    assert CONNECTORS["anthropic"] is AnthropicConnector
+    assert all(cls.provider == name for name, cls in CONNECTORS.items())
     conn = get_connector("anthropic", "", ANTHROPIC_KEY)
     assert isinstance(conn, AnthropicConnector)
     assert conn.base_url == "https://api.anthropic.com/v1"

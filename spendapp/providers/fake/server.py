@@ -216,8 +216,11 @@ class FakeProviderServer:
 
     def _reset_state(self) -> None:
         with self._lock:
-            self.revised = {"openai": False, "anthropic": False, "azure": False, "bedrock": False}
-            self.revoked = {"openai": False, "anthropic": False, "azure": False, "bedrock": False}
+            providers = ["openai", "anthropic"]
+            if self.clouds is not None:
+                providers += ["azure", "bedrock"]
+            self.revised = dict.fromkeys(providers, False)
+            self.revoked = dict.fromkeys(providers, False)
             self._log: Counter[str] = Counter()
             self._request_no = 0
 
@@ -298,9 +301,9 @@ class FakeProviderServer:
             fault = None
             if decision:
                 with self._lock:
-                    for p in decision.revise:
+                    for p in decision.revise & self.revised.keys():
                         self.revised[p] = True
-                    for p in decision.revoke:
+                    for p in decision.revoke & self.revoked.keys():
                         self.revoked[p] = True
                 if decision.revoke:
                     self._authenticate(provider, req)  # this request already fails
@@ -345,9 +348,9 @@ class FakeProviderServer:
         n, _ = self._next_request(endpoint)
         decision = self.faults.decide(endpoint, n)
         with self._lock:
-            for p in decision.revise:
+            for p in decision.revise & self.revised.keys():
                 self.revised[p] = True
-            for p in decision.revoke:
+            for p in decision.revoke & self.revoked.keys():
                 self.revoked[p] = True
             revoked, revised = self.revoked[provider], self.revised[provider]
         fault = decision.response
