@@ -13,6 +13,7 @@ import http.client
 import importlib.util
 import json
 import re
+import threading
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
@@ -65,11 +66,21 @@ class Clouds:
         # Bedrock needs moto's S3 server (the ``embedded`` extra; not in the production image).
         self.bedrock_org = BedrockOrg(seed=seed, days=days, end=end) if has_moto() else None
         self.s3: S3Server | None = None
+        self.ready = threading.Event()  # the CUR files are in S3
+
+    def start_quietly(self) -> None:
+        """``start`` for a background thread: a stop during start-up is not an error."""
+        try:
+            self.start()
+        except Exception as exc:  # the server stopped while the files were written
+            print(f"fakeproviders: Bedrock CUR files not written ({type(exc).__name__})")
 
     def start(self) -> None:
         if self.bedrock_org is not None and self.s3 is None:
-            self.s3 = S3Server().start()
-            self.bedrock_org.publish(self.s3.url)
+            s3 = S3Server().start()
+            self.bedrock_org.publish(s3.url)
+            self.s3 = s3
+        self.ready.set()
 
     def stop(self) -> None:
         if self.s3 is not None:
@@ -115,16 +126,19 @@ class Clouds:
 
     def s3_forward(self, method: str, raw_path: str, headers, body: bytes):
         """Pass one request to moto; ``(status, body, headers)``."""
-        if self.s3 is None:
-            return 503, _s3_error("ServiceUnavailable", "no S3 server"), {}
+        if self.s3 is None or not self.ready.is_set():
+            return 503, _s3_error("SlowDown", "The export is being written."), {}
         target = raw_path[len(S3_PREFIX) :] or "/"
         split = urlsplit(self.s3.url)
         conn = http.client.HTTPConnection(split.hostname, split.port, timeout=60)
         try:
             keep = {k: v for k, v in headers.items() if k.lower() not in ("host", "connection")}
-            conn.request(method, target, body=body or None, headers=keep)
-            response = conn.getresponse()
-            data = response.read()
+            try:
+                conn.request(method, target, body=body or None, headers=keep)
+                response = conn.getresponse()
+                data = response.read()
+            except OSError:  # the S3 server is stopping (Ctrl-C): a retryable answer
+                return 503, _s3_error("SlowDown", "The S3 server is not answering."), {}
             out = {
                 k: v
                 for k, v in response.getheaders()

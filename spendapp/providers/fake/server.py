@@ -149,12 +149,12 @@ class FakeProviderServer:
             self._httpd = _Server((self.host, self.port), _Handler)
             self._httpd.fake = self
             self.port = self._httpd.server_address[1]
-            if self.clouds is not None:
-                self.clouds.start()
 
     def start(self) -> FakeProviderServer:
         """Serve in a background (daemon) thread; returns self."""
         self._bind()
+        if self.clouds is not None:
+            self.clouds.start()  # ready before start() returns: tests use it at once
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, name="fakeproviders", daemon=True
         )
@@ -164,6 +164,10 @@ class FakeProviderServer:
     def serve_forever(self) -> None:
         """Serve in the calling thread until stop() or KeyboardInterrupt."""
         self._bind()
+        if self.clouds is not None:
+            # In the background: OpenAI and Anthropic answer at once; S3 answers 503 SlowDown
+            # (which boto3 retries) until the CUR files are written.
+            threading.Thread(target=self.clouds.start_quietly, name="clouds", daemon=True).start()
         try:
             self._httpd.serve_forever()
         finally:
