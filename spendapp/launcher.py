@@ -1,10 +1,11 @@
 """`make run`: one command for the whole embedded stack.
 
 Starts (or attaches to) PostgreSQL once, migrates, bootstraps, then runs the web server, a
-Celery worker, Celery beat and (unless ``SPENDAPP_DEMO=0``) the fake provider server with two
-demo accounts pointing at it, as children that receive ``DATABASE_URL`` and so never touch
-pgserver themselves. Ctrl-C or SIGTERM stops the children, then PostgreSQL (the launcher owns
-its lifetime; see spendapp/embedded.py for why pgserver must not).
+Celery worker, Celery beat and (unless ``SPENDAPP_DEMO=0``) the fake provider server with the
+demo accounts pointing at it (OpenAI, Anthropic, Azure OpenAI, AWS Bedrock), as children
+that receive ``DATABASE_URL`` and so never touch pgserver themselves. Ctrl-C or SIGTERM stops
+the children, then PostgreSQL (the launcher owns its lifetime; see spendapp/embedded.py for
+why pgserver must not).
 """
 
 from __future__ import annotations
@@ -154,7 +155,7 @@ def main() -> int:
         fake_port = env.get("FAKE_PROVIDERS_PORT", "8765")
         if demo:
             # Point the demo accounts at this run's fake server before any worker can sync.
-            _run_step(["demo", "--fake-url", f"http://127.0.0.1:{fake_port}"], env)
+            _run_step(["demo", "--clouds", "--fake-url", f"http://127.0.0.1:{fake_port}"], env)
         for name, args in _processes(host, port, demo, fake_port).items():
             procs[name] = _start(name, args, env)
         print(f"[launcher] started {_running(host, port, demo, fake_port)}", flush=True)

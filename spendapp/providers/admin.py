@@ -8,6 +8,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
+from spendapp.providers.connectors import CONNECTORS
 from spendapp.providers.errors import ProviderError
 from spendapp.providers.models import ProviderAccount, ProviderEntity
 from spendapp.providers.service import open_connector
@@ -29,17 +30,20 @@ class ProviderAccountForm(forms.ModelForm):
         # render_value=False: the stored key never travels back to the browser.
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
         help_text="Write-only. Leave empty to keep the current key. OpenAI: an Admin key "
-        "(sk-admin-…); Anthropic: an Admin key (sk-ant-admin01-…).",
+        "(sk-admin-…); Anthropic: an Admin key (sk-ant-admin01-…); AWS Bedrock: "
+        '{"access_key_id": "AKIA…", "secret_access_key": "…"}; Azure OpenAI: the app '
+        "registration's client secret.",
     )
 
     class Meta:
         model = ProviderAccount
-        fields = ["provider", "name", "base_url", "api_key", "enabled", "backfill_days"]
+        fields = ["provider", "name", "base_url", "api_key", "settings", "enabled", "backfill_days"]
 
     def clean(self):
         cleaned = super().clean()
         if not self.instance.pk and not cleaned.get("api_key"):
             self.add_error("api_key", "A new account needs its admin API key.")
+        self._check_provider_settings(cleaned)
         moved = {"base_url", "provider"} & set(self.changed_data)
         if (
             self.instance.pk
@@ -54,6 +58,27 @@ class ProviderAccountForm(forms.ModelForm):
                 "(the stored key is never sent to a new host).",
             )
         return cleaned
+
+    def clean_settings(self):
+        settings = self.cleaned_data.get("settings")
+        if settings is None:
+            return {}
+        if not isinstance(settings, dict):
+            raise forms.ValidationError('Expected a JSON object, e.g. {"bucket": "…"}.')
+        return settings
+
+    def _check_provider_settings(self, cleaned) -> None:
+        """Connectors that need settings (Bedrock, Azure OpenAI) validate them and the shape of
+        the key; the message names the setting, never the key's value."""
+        connector = CONNECTORS.get(cleaned.get("provider") or "")
+        check = getattr(connector, "check_account", None)
+        if check is None:
+            return
+        try:
+            check(cleaned.get("settings") or {}, cleaned.get("api_key") or None)
+        except ValueError as exc:
+            field = getattr(exc, "field", "settings")
+            self.add_error(field if field in self.fields else None, str(exc))
 
     def save(self, commit=True):
         account = super().save(commit=False)

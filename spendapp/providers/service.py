@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 from django.conf import settings
 
-from spendapp.providers.connectors import Connector, HttpClient, get_connector
+from spendapp.providers.connectors import CONNECTORS, Connector, HttpClient, get_connector
 
 
 def http_client() -> HttpClient:
@@ -24,9 +24,12 @@ def http_client() -> HttpClient:
 def open_connector(account) -> Iterator[Connector]:
     """The account's connector; its HTTP connections are closed on exit."""
     client = http_client()
+    kw = {"client": client}
+    # Connectors that need more than a key and a URL (an S3 bucket, an Azure tenant) read the
+    # account's non-secret settings.
+    if getattr(CONNECTORS.get(account.provider), "uses_settings", False):
+        kw["settings"] = account.settings
     try:
-        yield get_connector(
-            account.provider, account.api_base_url, account.get_key(), client=client
-        )
+        yield get_connector(account.provider, account.api_base_url, account.get_key(), **kw)
     finally:
         client.close()

@@ -21,6 +21,8 @@ def sync_all_accounts() -> list[int]:
     ids = list(
         ProviderAccount.objects.filter(enabled=True, provider__in=SYNCABLE_PROVIDERS)
         .exclude(status=ProviderAccount.Status.NEEDS_ATTENTION)
+        # Oldest accounts first (not by name): a newly added account queues behind them.
+        .order_by("pk")
         .values_list("pk", flat=True)
     )
     for account_id in ids:

@@ -450,12 +450,11 @@ def test_anthropic_documented_section_examples(anthropic):
 
 
 def test_registry():
-    assert {
-        "openai": OpenAIConnector,
-        "anthropic": AnthropicConnector,
-        "openrouter": OpenRouterConnector,
-        "deepseek": DeepSeekConnector,
-    } == CONNECTORS
+    assert CONNECTORS["openai"] is OpenAIConnector
+    assert CONNECTORS["anthropic"] is AnthropicConnector
+    assert all(cls.provider == name for name, cls in CONNECTORS.items())
+    assert CONNECTORS["openrouter"] is OpenRouterConnector
+    assert CONNECTORS["deepseek"] is DeepSeekConnector
     conn = get_connector("anthropic", "", ANTHROPIC_KEY)
     assert isinstance(conn, AnthropicConnector)
     assert conn.base_url == "https://api.anthropic.com/v1"

@@ -30,7 +30,7 @@ def test_truth_cli_is_deterministic_and_matches_the_function():
     assert a.returncode == 0, a.stderr
     assert a.stdout == b.stdout
     rows = json.loads(a.stdout)
-    assert rows == truth(seed=5, days=14, end="2026-05-20T06")
+    assert rows == truth(seed=5, days=14, end="2026-05-20T06", clouds=True)
     assert rows[0]["date"] == "2026-05-06" and rows[-1]["date"] == "2026-05-20"
 
 
@@ -100,4 +100,4 @@ def test_management_command_wraps_the_cli(capsys):
             pytest.skip(f"spendapp.providers is not in INSTALLED_APPS yet: {exc}")
         raise
     rows = json.loads(capsys.readouterr().out)
-    assert rows == truth(days=2, end="2026-05-20")
+    assert rows == truth(days=2, end="2026-05-20", clouds=True)

@@ -60,7 +60,7 @@ def test_parse_spec():
         "timeout:2.5@openai.usage#3+",
         "429bare#4",
     ]
-    for bad in ["nope=0.1", "429=2", "revise=0.5", "500@azure", "429#0", "500=abc"]:
+    for bad in ["nope=0.1", "429=2", "revise=0.5", "500@gcp", "429#0", "500=abc"]:
         with pytest.raises(FaultSpecError):
             parse_spec(bad)
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from .anthropic import AnthropicConnector
+from .azure_openai import AzureOpenAIConnector
 from .base import Connector, EndpointSpec
+from .bedrock import BedrockConnector
 from .deepseek import DeepSeekConnector
 from .http import HttpClient
 from .logfilter import KeyScrubbingFilter
@@ -21,6 +23,8 @@ CONNECTORS: dict[str, type[Connector]] = {
     "anthropic": AnthropicConnector,
     "openrouter": OpenRouterConnector,
     "deepseek": DeepSeekConnector,
+    "bedrock": BedrockConnector,
+    "azure_openai": AzureOpenAIConnector,
 }
 
 
@@ -28,7 +32,8 @@ def get_connector(provider: str, base_url: str, api_key: str, **kw: Any) -> Conn
     """Build the connector for ``provider`` (``"openai"``, ``"anthropic"``).
 
     ``base_url`` may be empty for the provider's public API; ``kw`` goes to the constructor
-    (``client=HttpClient(...)``, OpenAI ``usage_kinds=[...]``).
+    (``client=HttpClient(...)``, OpenAI ``usage_kinds=[...]``, ``settings={...}`` for the
+    connectors with ``uses_settings``: Bedrock, Azure OpenAI).
     """
     try:
         cls = CONNECTORS[provider]
@@ -41,6 +46,8 @@ def get_connector(provider: str, base_url: str, api_key: str, **kw: Any) -> Conn
 __all__ = [
     "CONNECTORS",
     "AnthropicConnector",
+    "AzureOpenAIConnector",
+    "BedrockConnector",
     "Connector",
     "DeepSeekConnector",
     "EndpointSpec",

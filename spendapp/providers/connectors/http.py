@@ -116,7 +116,10 @@ def provider_message(response: httpx.Response, secrets: tuple[str, ...] = ()) ->
                 parts.append(message)
             text = ": ".join(parts)
         elif isinstance(error, str):
-            text = error
+            # OAuth 2.0 token endpoints (Entra ID): {"error": "invalid_client",
+            # "error_description": "AADSTS7000215: ..."}.
+            description = body.get("error_description")
+            text = f"{error}: {description}" if isinstance(description, str) else error
         elif isinstance(body.get("message"), str):
             text = body["message"]
     if not text:
@@ -199,26 +202,69 @@ class HttpClient:
 
         ``secrets`` are extra exact strings to scrub from any message (the caller's key).
         """
+        return self.request_json("GET", url, params=params, headers=headers, secrets=secrets)
+
+    def post_json(
+        self,
+        url: str,
+        *,
+        params: Params = (),
+        headers: Mapping[str, str] | None = None,
+        json_body: Any = None,
+        form: Mapping[str, str] | None = None,
+        secrets: tuple[str, ...] = (),
+    ) -> Any:
+        """POST a JSON body or a form to a read-only endpoint (a query, an OAuth token) and
+        return the parsed JSON answer, retrying like :meth:`get_json` (safe: nothing is
+        created)."""
+        return self.request_json(
+            "POST",
+            url,
+            params=params,
+            headers=headers,
+            json_body=json_body,
+            form=form,
+            secrets=secrets,
+        )
+
+    def request_json(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Params = (),
+        headers: Mapping[str, str] | None = None,
+        json_body: Any = None,
+        form: Mapping[str, str] | None = None,
+        secrets: tuple[str, ...] = (),
+    ) -> Any:
         path = httpx.URL(url).path or "/"
-        where = f"GET {path}"
+        where = f"{method} {path}"
+        body: dict[str, Any] = {}
+        if json_body is not None:
+            body["json"] = json_body
+        if form is not None:
+            body["data"] = dict(form)
         last_problem = ""
         for attempt in range(1, self.max_attempts + 1):
             started = time.monotonic()
             retry_after: float | None = None
             try:
-                response = self._client.get(url, params=list(params), headers=headers)
+                response = self._client.request(
+                    method, url, params=list(params), headers=headers, **body
+                )
             except httpx.TimeoutException as exc:
                 elapsed_ms = (time.monotonic() - started) * 1000
-                logger.debug("GET %s -> timeout in %.0f ms", path, elapsed_ms)
+                logger.debug("%s -> timeout in %.0f ms", where, elapsed_ms)
                 last_problem = f"timed out ({type(exc).__name__})"
             except httpx.TransportError as exc:
                 elapsed_ms = (time.monotonic() - started) * 1000
-                logger.debug("GET %s -> transport error in %.0f ms", path, elapsed_ms)
+                logger.debug("%s -> transport error in %.0f ms", where, elapsed_ms)
                 last_problem = f"connection failed ({type(exc).__name__})"
             else:
                 elapsed_ms = (time.monotonic() - started) * 1000
                 status = response.status_code
-                logger.debug("GET %s -> %s in %.0f ms", path, status, elapsed_ms)
+                logger.debug("%s -> %s in %.0f ms", where, status, elapsed_ms)
                 if 200 <= status < 300:
                     try:
                         return loads(response.content)

@@ -1,4 +1,6 @@
-"""Fake OpenAI and Anthropic admin usage/cost APIs, served over real HTTP on loopback.
+"""Fake OpenAI and Anthropic admin usage/cost APIs, served over real HTTP on loopback; with
+``clouds=True`` also Azure OpenAI (Entra ID + Cost Management Query, ``/azure``) and AWS Bedrock
+(CUR 2.0 files in moto's S3 server, reached through ``/aws-s3``; see ``fake/clouds.py``).
 
 The fake follows the providers' documented admin APIs field by field (their documented
 examples are in tests/fixtures/provider-examples/). One server, two base URLs::
@@ -32,7 +34,8 @@ A comma-separated list of items ``KIND[:ARG][@SCOPE][=RATE | #N | #N+]``:
 * ``#N``      exactly the N-th matching request (counted from when the SPEC was set).
 * ``#N+``     the N-th matching request and every one after it.
 * no trigger  response faults: every matching request; ``revise``/``revoke``: the first one.
-* ``@SCOPE``  ``openai`` / ``anthropic`` (a whole provider), an endpoint name such as
+* ``@SCOPE``  ``openai`` / ``anthropic`` / ``azure`` / ``bedrock`` (a whole provider; the last
+  two with clouds on: ``azure.token``, ``azure.query``, ``bedrock.s3``), an endpoint name such as
   ``openai.costs``, ``openai.usage.completions``, ``anthropic.usage.messages``,
   ``anthropic.cost_report``, ``openai.projects``, ``openai.project_api_keys``,
   ``openai.users``, ``anthropic.workspaces``, ``anthropic.api_keys``; a prefix
@@ -78,9 +81,17 @@ with ``project`` null for the last 30 completed days; DeepSeek (``fake/deepseek.
 
 from __future__ import annotations
 
-from .faults import FaultSpecError, parse_spec
+from . import azure, bedrock
+from .clouds import Clouds
+from .faults import PROVIDERS, FaultSpecError, parse_spec
 from .org import Organisation
-from .server import DEFAULT_ANTHROPIC_KEY, DEFAULT_OPENAI_KEY, EXTRA_FAKES, FakeProviderServer
+from .server import (
+    DEFAULT_ANTHROPIC_KEY,
+    DEFAULT_OPENAI_KEY,
+    EXTRA_FAKES,
+    FakeProviderServer,
+    sort_truth,
+)
 
 __all__ = [
     "DEFAULT_ANTHROPIC_KEY",
@@ -88,27 +99,34 @@ __all__ = [
     "FakeProviderServer",
     "FaultSpecError",
     "Organisation",
+    "azure",
+    "bedrock",
     "prices",
     "truth",
 ]
 
 
 def truth(
-    seed: int = 1, days: int = 120, end: object = None, faults: str | None = None
+    seed: int = 1,
+    days: int = 120,
+    end: object = None,
+    faults: str | None = None,
+    clouds: bool = False,
 ) -> list[dict]:
-    """Ground truth of the final data state (revised if ``faults`` schedules a revision)."""
+    """Ground truth of the final data state (revised if ``faults`` schedules a revision);
+    ``clouds`` adds Azure OpenAI and Bedrock (as a server started with ``clouds=True``)."""
     org = Organisation(seed=seed, days=days, end=end)
     revised: dict[str, bool] = {}
     for f in parse_spec(faults):
         if f.kind == "revise":
-            for p in [f.scope.split(".")[0]] if f.scope else ["openai", "anthropic"]:
+            for p in [f.scope.split(".")[0]] if f.scope else list(PROVIDERS):
                 revised[p] = True
     rows = org.truth(revised)
     for fake in EXTRA_FAKES:
         rows += fake(seed, days, end).truth(bool(revised.get(fake.provider)))
-    return sorted(
-        rows, key=lambda r: (r["date"], r["provider"], r["model"] or "", r["project"] or "")
-    )
+    if clouds:
+        rows += Clouds(seed, days, end).truth(revised)
+    return sort_truth(rows)
 
 
 def prices() -> dict:

@@ -53,6 +53,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--prices", action="store_true", help="print the price table the fake bills with and exit"
     )
     parser.add_argument("--verbose-log", action="store_true", help="log every request to stderr")
+    parser.add_argument(
+        "--no-clouds",
+        action="store_true",
+        help="serve OpenAI and Anthropic only (no Azure OpenAI, no Bedrock CUR files in S3)",
+    )
 
 
 def run(options: dict[str, Any], out=None) -> int:
@@ -73,6 +78,7 @@ def run(options: dict[str, Any], out=None) -> int:
                 days=options["days"],
                 end=options.get("end"),
                 faults=options.get("faults"),
+                clouds=not options.get("no_clouds"),
             )
         out.write(json.dumps(result, indent=1) + "\n")
         return 0
@@ -87,6 +93,7 @@ def run(options: dict[str, Any], out=None) -> int:
         anthropic_key=options["anthropic_key"],
         timeout_delay=options["timeout_delay"],
         quiet=not options.get("verbose_log"),
+        clouds=not options.get("no_clouds"),
     )
     server._bind()
     out.write(
@@ -99,6 +106,12 @@ def run(options: dict[str, Any], out=None) -> int:
             f"  {fake.provider:<10} base URL {server.base_url(fake.provider)}   key {fake.key}\n"
             for fake in server.extra.values()
         )
+        + (
+            f"  Azure      base URL {server.azure_base_url}   (Entra ID at /azure/login)\n"
+            f"  Bedrock    S3 endpoint {server.s3_url}   (CUR 2.0 files, moto's S3 behind it)\n"
+            if server.clouds is not None
+            else ""
+        )
         + f"  Truth      {server.url}/_truth     Faults: {options.get('faults') or 'none'}\n"
         "Ctrl-C to stop.\n"
     )
@@ -106,6 +119,9 @@ def run(options: dict[str, Any], out=None) -> int:
     # "Ctrl-C to stop" must hold even when started from a script's background job: a
     # non-interactive shell starts those with SIGINT ignored, and Python then leaves it so.
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    # SIGTERM (the launcher stopping its children) ends the same way, so the S3 server child
+    # of the clouds is stopped too.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -23,7 +23,8 @@ RESPONSE_KINDS = {
     "cutoff": None,  # 200, body cut off mid-way (Content-Length promises more)
 }
 STATE_KINDS = {"revise", "revoke"}
-SCOPE_PROVIDERS = ("openai", "anthropic", "openrouter", "deepseek")
+# Providers a scope may name (the clouds answer only on a server started with clouds=True).
+PROVIDERS = ("openai", "anthropic", "openrouter", "deepseek", "azure", "bedrock")
 ALIASES = {
     "429noretry": "429bare",
     "429-": "429bare",
@@ -37,7 +38,7 @@ ALIASES = {
 _ITEM = re.compile(
     r"""^(?P<kind>[a-z0-9\-]+)
         (?::(?P<arg>[0-9.]+))?
-        (?:@(?P<scope>[a-z_.]+))?
+        (?:@(?P<scope>[a-z0-9_.]+))?
         (?:=(?P<rate>[0-9.]+)|\#(?P<nth>\d+)(?P<plus>\+)?)?$""",
     re.VERBOSE,
 )
@@ -91,9 +92,8 @@ def parse_spec(spec: str | None) -> list[Fault]:
             fault.arg = float(m["arg"])
         elif kind in RESPONSE_KINDS:
             fault.arg = RESPONSE_KINDS[kind]
-        if fault.scope and fault.scope.split(".")[0] not in SCOPE_PROVIDERS:
-            names = ", ".join(SCOPE_PROVIDERS)
-            raise FaultSpecError(f"scope must start with a provider ({names}): {raw!r}")
+        if fault.scope and fault.scope.split(".")[0] not in PROVIDERS:
+            raise FaultSpecError(f"scope must start with {' or '.join(PROVIDERS)}: {raw!r}")
         if m["rate"] is not None:
             rate = float(m["rate"])
             if not 0.0 <= rate <= 1.0:
@@ -216,5 +216,5 @@ class FaultController:
 
 def _providers(scope: str) -> set[str]:
     if not scope:
-        return {"openai", "anthropic"}
+        return set(PROVIDERS)
     return {scope.split(".")[0]}

@@ -31,6 +31,8 @@ from .api import (
     anthropic_error_body,
     openai_error_body,
 )
+from .clouds import Clouds
+from .clouds import endpoint_name as cloud_endpoint_name
 from .deepseek import DeepSeekFake
 from .faults import Fault, FaultController, FaultSpecError
 from .openrouter import OpenRouterFake
@@ -124,6 +126,7 @@ class FakeProviderServer:
         anthropic_key: str = DEFAULT_ANTHROPIC_KEY,
         timeout_delay: float = 5.0,
         quiet: bool = True,
+        clouds: bool = False,
     ):
         self.host = host
         self.port = port
@@ -139,6 +142,8 @@ class FakeProviderServer:
         self.anthropic = AnthropicApi(self.org, cursor)
         self.extra = {f.provider: f(seed, days, end) for f in EXTRA_FAKES}
         self.faults = FaultController(seed, faults)
+        # Azure OpenAI and Bedrock (CUR files in moto's S3 server, a subprocess): opt-in.
+        self.clouds = Clouds(seed, days, end) if clouds else None
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._httpd: _Server | None = None
@@ -156,6 +161,8 @@ class FakeProviderServer:
     def start(self) -> FakeProviderServer:
         """Serve in a background (daemon) thread; returns self."""
         self._bind()
+        if self.clouds is not None:
+            self.clouds.start()  # ready before start() returns: tests use it at once
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, name="fakeproviders", daemon=True
         )
@@ -165,10 +172,16 @@ class FakeProviderServer:
     def serve_forever(self) -> None:
         """Serve in the calling thread until stop() or KeyboardInterrupt."""
         self._bind()
+        if self.clouds is not None:
+            # In the background: OpenAI and Anthropic answer at once; S3 answers 503 SlowDown
+            # (which boto3 retries) until the CUR files are written.
+            threading.Thread(target=self.clouds.start_quietly, name="clouds", daemon=True).start()
         try:
             self._httpd.serve_forever()
         finally:
             self._httpd.server_close()
+            if self.clouds is not None:
+                self.clouds.stop()
 
     def stop(self) -> None:
         self._stopping.set()
@@ -177,6 +190,8 @@ class FakeProviderServer:
             self._httpd.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        if self.clouds is not None:
+            self.clouds.stop()
         self._httpd = None
         self._thread = None
         self._stopping.clear()
@@ -199,11 +214,23 @@ class FakeProviderServer:
     def anthropic_base_url(self) -> str:
         return self.url + ANTHROPIC_PREFIX
 
+    @property
+    def azure_base_url(self) -> str:
+        """Management host (Cost Management); Entra ID's token endpoint is below ``/login``."""
+        return self.url + "/azure"
+
+    @property
+    def s3_url(self) -> str:
+        """The S3 endpoint holding the Bedrock CUR files (through the fault injection)."""
+        return self.url + "/aws-s3"
+
     # --- state -------------------------------------------------------------------------------
 
     def _reset_state(self) -> None:
         with self._lock:
             providers = ["openai", "anthropic", *self.extra]
+            if self.clouds is not None:
+                providers += ["azure", "bedrock"]
             self.revised = dict.fromkeys(providers, False)
             self.revoked = dict.fromkeys(providers, False)
             self._log: Counter[str] = Counter()
@@ -227,7 +254,7 @@ class FakeProviderServer:
     def revise(self, provider: str | None = None) -> None:
         """Apply the revision of yesterday's numbers now (both providers by default)."""
         with self._lock:
-            for p in [provider] if provider else ["openai", "anthropic"]:
+            for p in [provider] if provider else list(self.revised):
                 self.revised[p] = True
 
     def truth(self, state: str = "final") -> list[dict]:
@@ -243,9 +270,9 @@ class FakeProviderServer:
         rows = self.org.truth(revised)
         for provider, fake in self.extra.items():
             rows += fake.truth(bool(revised.get(provider)))
-        return sorted(
-            rows, key=lambda r: (r["date"], r["provider"], r["model"] or "", r["project"] or "")
-        )
+        if self.clouds is not None:
+            rows += self.clouds.truth(revised)
+        return sort_truth(rows)
 
     def base_url(self, provider: str) -> str:
         """Base URL of any provider the fake serves."""
@@ -275,6 +302,10 @@ class FakeProviderServer:
         if path.startswith("/_"):
             self._control(h, method, path, query, body)
             return
+        cloud = cloud_endpoint_name(path)
+        if cloud is not None and self.clouds is not None:
+            self._handle_cloud(h, method, cloud, path, query, body)
+            return
         endpoint = endpoint_name(path)
         provider = endpoint.split(".")[0]
         n, rid = self._next_request(endpoint)
@@ -290,9 +321,9 @@ class FakeProviderServer:
             fault = None
             if decision:
                 with self._lock:
-                    for p in decision.revise:
+                    for p in decision.revise & self.revised.keys():
                         self.revised[p] = True
-                    for p in decision.revoke:
+                    for p in decision.revoke & self.revoked.keys():
                         self.revoked[p] = True
                 if decision.revoke:
                     self._authenticate(provider, req)  # this request already fails
@@ -332,6 +363,75 @@ class FakeProviderServer:
             self._send_faulty(h, fault, obj, headers)
             return
         self._send_json(h, status, obj, headers)
+
+    def _handle_cloud(self, h, method: str, endpoint: str, path: str, query, body) -> None:
+        """Azure and S3 requests, with the same fault decisions as the other providers."""
+        provider = endpoint.split(".")[0]
+        n, _ = self._next_request(endpoint)
+        decision = self.faults.decide(endpoint, n)
+        with self._lock:
+            for p in decision.revise & self.revised.keys():
+                self.revised[p] = True
+            for p in decision.revoke & self.revoked.keys():
+                self.revoked[p] = True
+            revoked, revised = self.revoked[provider], self.revised[provider]
+        fault = decision.response
+        if fault is not None and fault.kind in ("timeout", "hang"):
+            if self._stopping.wait(fault.arg if fault.arg is not None else self.timeout_delay):
+                return
+            if fault.kind == "hang":
+                h.close_connection = True
+                return
+            fault = None
+        clouds = self.clouds
+        azure = provider == "azure"
+        if fault is not None and fault.kind not in ("malformed", "truncated", "cutoff"):
+            status, data, headers = (
+                clouds.azure_fault(fault.kind, fault.arg) if azure else clouds.s3_fault(fault.kind)
+            )
+        elif azure:
+            status, data, headers = clouds.azure_answer(
+                endpoint,
+                method,
+                path,
+                query,
+                h.headers,
+                body,
+                revoked,
+                revised,
+                h.headers.get("Host", f"{self.host}:{self.port}"),
+            )
+        elif not clouds.s3_auth_ok(h.headers, revoked):
+            status, data, headers = clouds.s3_denied()
+        else:
+            status, data, headers = clouds.s3_forward(method, h.path, h.headers, body)
+        ctype = headers.pop("Content-Type", None) or headers.pop("content-type", None)
+        ctype = ctype or ("application/json" if azure else "application/xml")
+        if fault is not None and status == 200 and fault.kind in ("malformed", "truncated"):
+            if azure and fault.kind == "truncated":
+                data = clouds.azure_truncated(data)
+            else:  # invalid JSON / XML / gzip / Parquet, with a correct Content-Length
+                data = data[: len(data) // 2] + b"\x00{garbage"
+        elif fault is not None and status == 200:  # cutoff
+            self._send_cut(h, data, headers, ctype)
+            return
+        self._send(h, status, data, headers, ctype)
+
+    def _send_cut(self, h, data: bytes, headers: dict, ctype: str) -> None:
+        try:
+            h.send_response(200)
+            h.send_header("Content-Type", ctype)
+            h.send_header("Content-Length", str(len(data)))
+            for k, v in headers.items():
+                h.send_header(k, v)
+            h.end_headers()
+            h.wfile.write(data[: max(1, len(data) // 2)])
+            h.wfile.flush()
+            with contextlib.suppress(OSError):
+                h.connection.shutdown(socket.SHUT_WR)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        h.close_connection = True
 
     def _authenticate(self, provider: str, req: Request) -> None:
         if provider in self.extra:
@@ -563,6 +663,10 @@ class FakeProviderServer:
             }
         state.update(self.faults.state())
         return state
+
+
+def sort_truth(rows: list[dict]) -> list[dict]:
+    return sorted(rows, key=lambda r: (r["date"], r["provider"], r["model"] or "", r["project"]))
 
 
 def _dumps(obj: Any) -> bytes:
