@@ -12,13 +12,22 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from forecasting import PRESETS, ForecastError, ScenarioError, validate_spec
-from forecasting.runs.models import Scenario
+from forecasting.runs.history import default_as_of
+from forecasting.runs.models import DemandBaseline, Scenario
 from forecasting.runs.projections import month_projection
-from forecasting.runs.scenarios import MAX_COMPARED, preset_specs, price_table, scenario_results
+from forecasting.runs.receivers import queue_baseline_refresh
+from forecasting.runs.scenarios import (
+    MAX_COMPARED,
+    BaselineNotReady,
+    ScenarioInputs,
+    compute_baseline,
+    preset_specs,
+    scenario_inputs,
+    scenario_results,
+)
 from forecasting.scenario_spec import MAX_JSON_BYTES, parse_transforms
 from spendapp.core.roles import can_manage_scenario, can_save_scenarios, dashboard_view
 from spendapp.dashboard import charts
-from spendapp.usage.calibration import current_ratios
 
 MAX_SCENARIOS = MAX_COMPARED
 MAX_BODY_BYTES = MAX_JSON_BYTES + 8 * 1024  # the transforms plus name, notes and the token
@@ -94,14 +103,14 @@ def _draft_spec(request) -> tuple[dict | None, str, list[str]]:
     return spec, raw, []
 
 
-def _results(specs: list[dict], errors: list[str]):
+def _results(specs: list[dict], errors: list[str], inputs: ScenarioInputs):
     """(baseline, [results]) from `scenario_results`, or (reason, []) without a baseline.
 
     One call for all of them; only when that fails are they tried one by one, to tell which
     scenario is at fault (or that there is no baseline at all).
     """
     try:
-        baseline, *results = scenario_results(specs)
+        baseline, *results = scenario_results(specs, inputs=inputs)
         return baseline, results
     except (ScenarioError, ForecastError) as exc:
         if not specs:
@@ -109,12 +118,12 @@ def _results(specs: list[dict], errors: list[str]):
     except ArithmeticError:  # Decimal overflow: numbers valid alone, not together
         if not specs:
             raise
-    baseline, results = _results([], errors)
+    baseline, results = _results([], errors, inputs)
     if isinstance(baseline, str):
         return baseline, []
     for spec in specs:
         try:
-            results.append(scenario_results([spec])[1])
+            results.append(scenario_results([spec], inputs=inputs)[1])
         except (ScenarioError, ForecastError) as exc:
             errors.append(f"{spec.get('name', 'Scenario')}: {exc}")
         except ArithmeticError:
@@ -197,7 +206,17 @@ def scenarios(request):
     errors: list[str] = []
     unknown = [p for p in request.GET if p not in ("compare", "edit")]
     errors.extend(f"{p}: unknown parameter (use compare, edit)" for p in unknown)
-    presets = preset_specs()
+    projection = month_projection()
+    inputs, empty_reason, can_compute = None, "", False
+    try:
+        inputs = scenario_inputs(projection=projection)
+    except BaselineNotReady as exc:
+        # The first view of the day without a stored baseline queues its fit (never fits).
+        queue_baseline_refresh(delay=0)
+        empty_reason, can_compute = str(exc), True
+    except (ScenarioError, ForecastError) as exc:
+        empty_reason = str(exc).removeprefix("history: ")
+    presets = preset_specs(inputs.prices if inputs else None)
     keys = _compare_keys(request.GET)
     selected = _selected_specs(keys, presets, errors)
     editing = _get_scenario(request.GET["edit"]) if request.GET.get("edit") else None
@@ -224,18 +243,26 @@ def scenarios(request):
         "max_scenarios": MAX_SCENARIOS,
         "share_url": compare_url(picked) if picked else "",
         # The current month as every page shows it (the one projection service).
-        "projection": month_projection(),
+        "projection": projection,
+        "can_compute": can_compute,
     }
-    baseline, compared = _results([spec for _, spec in selected], errors)
+    if inputs is None:
+        context["empty_reason"] = empty_reason
+        baseline, compared = None, []
+    else:
+        baseline, compared = _results([spec for _, spec in selected], errors, inputs)
     if isinstance(baseline, str):
         context["empty_reason"] = baseline
-    else:
-        prices = price_table()
+    elif baseline is not None:
         context.update(
             baseline=baseline,
             compared=compared,
-            models=[f"{model} ({p['tier']})" for model, p in sorted(prices.items())],
-            rates=sorted(current_ratios().by_provider.items()),
+            inputs=inputs,
+            price_rows=_price_rows(inputs),
+            models=[f"{model} ({p['tier']})" for model, p in sorted(inputs.prices.items())],
+            rates=sorted(
+                {(r.provider, r.ratio) for r in inputs.rows.values() if r.basis == "provider"}
+            ),
             chart_scenarios=_scenario_figure(baseline, compared),
         )
     status = 400 if errors else 200
@@ -266,6 +293,48 @@ def scenario_save(request):
         return redirect("scenarios")
     messages.success(request, f"Scenario “{scenario.name}” saved.")
     return redirect(compare_url([scenario.slug]))
+
+
+def _price_rows(inputs: ScenarioInputs) -> list[dict]:
+    """The price assumptions behind the page: per model list and effective $/Mtok."""
+    used = inputs.used
+    out = []
+    for model, row in sorted(inputs.rows.items()):
+        price = inputs.prices[model]
+        out.append(
+            {
+                "model": model,
+                "provider": row.provider,
+                "tier": row.tier,
+                "used": model in used,
+                "list_input": row.list_mtok["input"],
+                "list_output": row.list_mtok["output"],
+                "input": price["input"] * 1_000_000,
+                "output": price["output"] * 1_000_000,
+                "ratio": row.ratio if row.basis != "list" else None,
+                "basis": row.basis,
+                "time_of_day": row.time_of_day,
+                "peak_share": row.peak_share,
+            }
+        )
+    return out
+
+
+@require_POST
+@dashboard_view
+def scenario_compute(request):
+    """The explicit action behind "Compute now": fit and store the day's demand baseline
+    (once per day of actuals: a stored one is not fitted again)."""
+    as_of = default_as_of()
+    if as_of is not None and DemandBaseline.objects.filter(as_of=as_of).exists():
+        messages.success(request, "The scenario baseline of the day is already computed.")
+        return redirect("scenarios")
+    try:
+        compute_baseline(as_of, trigger="manual")
+        messages.success(request, "Scenario baseline computed.")
+    except ScenarioError as exc:
+        messages.error(request, f"No baseline: {str(exc).removeprefix('history: ')}")
+    return redirect("scenarios")
 
 
 @require_POST

@@ -9,6 +9,7 @@ urlpatterns = [
     path("forecast/", forecast_views.forecast_page, name="forecast"),
     path("forecast/compute/", forecast_views.forecast_compute, name="forecast_compute"),
     path("scenarios/", scenario_views.scenarios, name="scenarios"),
+    path("scenarios/compute/", scenario_views.scenario_compute, name="scenario_compute"),
     path("scenarios/save/", scenario_views.scenario_save, name="scenario_save"),
     path("scenarios/<slug:slug>/delete/", scenario_views.scenario_delete, name="scenario_delete"),
     path("data-health/", views.data_health, name="data_health"),
