@@ -53,6 +53,7 @@ from forecasting.runs.history import (
     spend_history,
 )
 from forecasting.runs.models import DemandBaseline, Scenario
+from forecasting.scenarios import apply_scenario, goal_seek
 from spendapp.usage.calendar import data_today, period_containing
 from spendapp.usage.calibration import current_ratios
 from spendapp.usage.models import DailyModelSpend, HourlySpend, PriceOverride
@@ -656,3 +657,105 @@ def compare_saved(
         [s.spec for s in scenarios], horizon_months, migration_cost, compute=compute
     )
     return scenarios, results
+
+
+# --- what moved, goal seek --------------------------------------------------------------------
+
+_BASELINE_PRICED: dict[int, pd.DataFrame] = {}
+
+
+def _baseline_priced(inputs: ScenarioInputs) -> pd.DataFrame:
+    key = id(inputs.demand["mean"])
+    if key not in _BASELINE_PRICED:
+        _BASELINE_PRICED.clear()
+        _BASELINE_PRICED[key] = apply_scenario(inputs.demand["mean"], inputs.prices, BASELINE_SPEC)
+    return _BASELINE_PRICED[key]
+
+
+def _sums(frame: pd.DataFrame, key: str) -> pd.DataFrame:
+    tokens = frame["input_tokens"] + frame["output_tokens"]
+    return frame.assign(tokens=tokens).groupby(key)[["tokens", "spend"]].sum()
+
+
+def what_moved(inputs: ScenarioInputs, spec: dict) -> dict[str, list[dict]]:
+    """Per tier and per model over the horizon's forecast days: tokens (input + output) and
+    spend before (the baseline) and after the scenario, largest change in spend first."""
+    spec = validate_spec(spec)
+    before = _baseline_priced(inputs)
+    after = apply_scenario(inputs.demand["mean"], inputs.prices_for(spec), spec)
+    out = {}
+    for key in ("tier", "model"):
+        joined = (
+            _sums(before, key)
+            .join(_sums(after, key), how="outer", lsuffix="_before", rsuffix="_after")
+            .fillna(0.0)
+        )
+        rows = []
+        for name, row in joined.iterrows():
+            rows.append(
+                {
+                    "name": str(name),
+                    "tokens_before": float(row["tokens_before"]),
+                    "tokens_after": float(row["tokens_after"]),
+                    "tokens_moved": float(row["tokens_after"] - row["tokens_before"]),
+                    "spend_before": to_cents(row["spend_before"]),
+                    "spend_after": to_cents(row["spend_after"]),
+                    "change": to_cents(row["spend_after"] - row["spend_before"]),
+                }
+            )
+        rows.sort(key=lambda r: abs(r["change"]), reverse=True)
+        out[key] = [r for r in rows if r["tokens_before"] or r["tokens_after"]]
+    return out
+
+
+@dataclass(frozen=True)
+class ShareNeeded:
+    """The share of one shift/route transform that meets a spend target, with its interval
+    (the shares needed with the lower and upper demand); ``None`` when even all of it does
+    not reach the target."""
+
+    target_monthly: Decimal  # the average monthly spend aimed at, over the horizon
+    share: float | None
+    share_lower: float | None
+    share_upper: float | None
+    months: int
+
+
+def share_needed(
+    inputs: ScenarioInputs,
+    spec: dict,
+    *,
+    index: int,
+    monthly: float | None = None,
+    cut: float | None = None,
+) -> ShareNeeded:
+    """Goal seek on a scenario: which share of ``transforms[index]`` brings the average
+    monthly spend over the horizon to ``monthly`` dollars, or the horizon's spend to the
+    baseline's divided by ``cut`` (3 = a 3x cut). This month's spend to date is fixed."""
+    spec = validate_spec(spec)
+    if (monthly is None) == (cut is None):
+        raise ScenarioError("target: give a monthly amount or a cut factor")
+    baseline = run_scenario(inputs.demand, inputs.prices, BASELINE_SPEC)
+    months = len(baseline.monthly)
+    actual = float(sum(inputs.actuals.values(), Decimal(0)))
+    if cut is not None:
+        if not 1 < cut <= 1000:
+            raise ScenarioError(f"cut: must be more than 1 and at most 1000, got {cut:g}")
+        goal = (float(baseline.total) + actual) / cut
+    else:
+        if not 0 < monthly < 1e12:
+            raise ScenarioError("target: must be a positive amount per month")
+        goal = monthly * months
+    target = goal - actual
+    if target <= 0:
+        raise ScenarioError("target: below this month's spend to date")
+    found = goal_seek(
+        inputs.demand, inputs.prices_for(spec), spec, index=index, target=target, tol=1e-4
+    )
+    return ShareNeeded(
+        target_monthly=to_cents(goal / months),
+        share=found.share,
+        share_lower=found.share_lower,
+        share_upper=found.share_upper,
+        months=months,
+    )

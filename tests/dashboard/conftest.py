@@ -192,7 +192,6 @@ def stored_forecasts(spend_data):
     """Today's stored total forecasts, as a sync's hook (the total) and a user's "Compute now"
     (gpt-5.5) leave them: the pages read them and never fit one."""
     from forecasting.runs.forecasts import forecast_total
-
     from forecasting.runs.scenarios import compute_baseline
 
     forecast_total(horizon=90, compute=True)

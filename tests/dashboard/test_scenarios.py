@@ -43,7 +43,9 @@ def test_preview_draws_a_draft_without_saving(finance_client, scenario_baseline)
     "transforms",
     ["not json", '[{"type": "teleport"}]', '[{"type": "shift", "share": 2}]', '{"a": 1}'],
 )
-def test_an_invalid_scenario_is_refused_with_the_reason(finance_client, scenario_baseline, transforms):
+def test_an_invalid_scenario_is_refused_with_the_reason(
+    finance_client, scenario_baseline, transforms
+):
     response = finance_client.post("/scenarios/save/", {"name": "Bad", "transforms": transforms})
     assert response.status_code == 400
     assert 'id="filter-errors"' in response.content.decode()
