@@ -206,6 +206,9 @@ class DemandBaseline(models.Model):
     trigger = models.CharField(max_length=20, default="schedule")
     model_names = models.JSONField(default=list)
     project_names = models.JSONField(default=list)
+    # The share of tokens in each UTC hour over the four weeks before as_of: time-of-day
+    # prices (DeepSeek's off-peak window) are spread over it.
+    hourly_profile = models.JSONField(default=list, blank=True)
     data = models.BinaryField()
     notes = models.JSONField(default=list, blank=True)
     duration = models.DurationField(null=True, blank=True)

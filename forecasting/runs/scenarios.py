@@ -124,30 +124,24 @@ def effective_ratios(providers: dict[str, str], ratios=None) -> dict[str, tuple[
     return out
 
 
-_PROFILES: dict[date, tuple[float, ...]] = {}
-
-
 def hourly_profile(as_of: date) -> tuple[float, ...]:
     """The organisation's share of tokens in each UTC hour of the day (24 shares summing to
-    1) over the `PROFILE_DAYS` days up to ``as_of``; uniform without hourly usage. Cached in
-    the process per day."""
-    if as_of not in _PROFILES:
-        start = _moment(as_of) - timedelta(days=PROFILE_DAYS - 1)
-        rows = (
-            HourlySpend.objects.filter(hour__gte=start, hour__lt=_moment(as_of) + timedelta(1))
-            .annotate(h=ExtractHour("hour", tzinfo=UTC))
-            .values("h")
-            .annotate(tokens=Sum(F("input_uncached_tokens") + F("input_cached_tokens")))
-            .annotate(out=Sum("output_tokens"))
-            .order_by()
-        )
-        weights = np.zeros(24)
-        for row in rows:
-            weights[int(row["h"])] = float((row["tokens"] or 0) + (row["out"] or 0))
-        total = weights.sum()
-        _PROFILES.clear()
-        _PROFILES[as_of] = tuple(weights / total) if total > 0 else (1 / 24,) * 24
-    return _PROFILES[as_of]
+    1) over the `PROFILE_DAYS` days up to ``as_of``; uniform without hourly usage. Stored
+    with the day's demand baseline (pages read it from there)."""
+    start = _moment(as_of) - timedelta(days=PROFILE_DAYS - 1)
+    rows = (
+        HourlySpend.objects.filter(hour__gte=start, hour__lt=_moment(as_of) + timedelta(1))
+        .annotate(h=ExtractHour("hour", tzinfo=UTC))
+        .values("h")
+        .annotate(tokens=Sum(F("input_uncached_tokens") + F("input_cached_tokens")))
+        .annotate(out=Sum("output_tokens"))
+        .order_by()
+    )
+    weights = np.zeros(24)
+    for row in rows:
+        weights[int(row["h"])] = float((row["tokens"] or 0) + (row["out"] or 0))
+    total = weights.sum()
+    return tuple(float(w) for w in weights / total) if total > 0 else (1 / 24,) * 24
 
 
 @dataclass(frozen=True)
@@ -164,10 +158,13 @@ class PriceRow:
     peak_share: float | None = None  # share of traffic at the dearer time-of-day price
 
 
-def price_rows(as_of: date | None = None) -> dict[str, PriceRow]:
+def price_rows(
+    as_of: date | None = None, profile: Sequence[float] | None = None
+) -> dict[str, PriceRow]:
     """`PriceRow` of every model seen in the rollup plus the models the presets name; models
     without a known price are left out. Five queries (overrides, tier bands and overrides,
-    models seen, ratios), plus the hourly profile when a model has time-of-day prices."""
+    models seen, ratios), plus the hourly profile (`hourly_profile`) when a model has
+    time-of-day prices and ``profile`` is not given."""
     at = _moment(as_of)
     book = PriceBook(PriceOverride.objects.all())
     tiers = TierBook(book)
@@ -181,7 +178,7 @@ def price_rows(as_of: date | None = None) -> dict[str, PriceRow]:
         list_mtok = {name: getattr(prices, name) for name in PRICE_NAMES}
         time_of_day, peak = book.is_hourly(provider, model), None
         if time_of_day:
-            profile = hourly_profile(as_of or at.date())
+            profile = profile or hourly_profile(as_of or at.date())
             hours = [book.lookup(provider, model, at.replace(hour=h)) or prices for h in range(24)]
             list_mtok = {
                 name: sum(
@@ -369,7 +366,8 @@ def compute_baseline(as_of: date | None = None, *, trigger: str = "manual") -> D
         raise ScenarioError("history: no usage data yet")
     started = time.monotonic()
     horizon = _horizon_days(as_of, MAX_HORIZON_MONTHS)
-    prices = price_table(as_of, effective=False)
+    profile = hourly_profile(as_of)
+    prices = price_table(as_of, effective=False, rows=price_rows(as_of, profile))
     history = demand_history(*_window(as_of), by=KEYS)
     history = history[history["model"].isin(prices)] if len(history) else history
     if history.empty:
@@ -397,6 +395,7 @@ def compute_baseline(as_of: date | None = None, *, trigger: str = "manual") -> D
         trigger=trigger,
         model_names=model_names,
         project_names=project_names,
+        hourly_profile=list(profile),
         data=data,
         notes=notes,
         duration=timedelta(seconds=time.monotonic() - started),
@@ -539,7 +538,7 @@ def scenario_inputs(
         demand[bound] = frame[keep].reset_index(drop=True)
     if demand["mean"].empty:
         raise BaselineNotReady("the stored demand forecast does not reach the horizon")
-    rows = price_rows(as_of)
+    rows = price_rows(as_of, baseline.hourly_profile or None)
     missing = set(demand["mean"]["model"]) - set(rows)
     if missing:  # a model whose price was removed since the fit
         demand = {b: f[~f["model"].isin(missing)].reset_index(drop=True) for b, f in demand.items()}
@@ -576,26 +575,39 @@ BASELINE_SPEC = {
 }
 
 
-def _with_actuals(result: ScenarioResult, inputs: ScenarioInputs) -> ScenarioResult:
-    """Month 1 with this month's spend to date added (transforms start after it)."""
-    if not inputs.actuals or inputs.month not in result.monthly.index:
-        return result
-    actual = sum(inputs.actuals.values(), Decimal(0))
+def _with_actuals(
+    result: ScenarioResult,
+    inputs: ScenarioInputs,
+    baseline: pd.Series | None = None,
+    migration_cost: float | None = None,
+) -> ScenarioResult:
+    """Month 1 with this month's spend to date added (transforms start after it), and the
+    ``baseline`` column set to the baseline result's own monthly spend (the sum of its tiers'
+    cents), so every figure of one comparison refers to the same baseline to the cent."""
     monthly = result.monthly.copy()
-    for column in ("baseline", "spend", "lower", "upper"):
-        monthly.loc[inputs.month, column] = monthly.loc[inputs.month, column] + actual
+    by_tier = result.by_tier.copy()
+    if inputs.actuals and inputs.month in monthly.index:
+        actual = sum(inputs.actuals.values(), Decimal(0))
+        for column in ("lower", "upper"):
+            monthly.loc[inputs.month, column] = monthly.loc[inputs.month, column] + actual
+        for tier, amount in inputs.actuals.items():
+            if tier not in by_tier:
+                by_tier[tier] = Decimal("0.00")
+            by_tier.loc[inputs.month, tier] = by_tier.loc[inputs.month, tier] + amount
+        by_tier = by_tier.map(lambda v: v if isinstance(v, Decimal) else to_cents(v))
+        monthly["spend"] = by_tier.sum(axis=1)
+    monthly["baseline"] = baseline if baseline is not None else monthly["spend"]
+    monthly["savings"] = monthly["baseline"] - monthly["spend"]
     monthly["savings_pct"] = [
         float(s / b * 100) if b else 0.0
         for s, b in zip(monthly["savings"], monthly["baseline"], strict=True)
     ]
-    by_tier = result.by_tier.copy()
-    for tier, amount in inputs.actuals.items():
-        if tier not in by_tier:
-            by_tier[tier] = Decimal("0.00")
-        by_tier.loc[inputs.month, tier] = by_tier.loc[inputs.month, tier] + amount
-    by_tier = by_tier.map(lambda v: v if isinstance(v, Decimal) else to_cents(v))
     total = sum(monthly["spend"], Decimal(0))
     base_total = sum(monthly["baseline"], Decimal(0))
+    break_even = None
+    if migration_cost is not None:
+        reached = monthly["savings"].cumsum() >= to_cents(migration_cost)
+        break_even = reached[reached].index[0] if reached.any() else None
     return replace(
         result,
         monthly=monthly,
@@ -604,6 +616,7 @@ def _with_actuals(result: ScenarioResult, inputs: ScenarioInputs) -> ScenarioRes
         baseline_total=base_total,
         savings=base_total - total,
         savings_pct=float((base_total - total) / base_total * 100) if base_total else 0.0,
+        break_even=break_even,
     )
 
 
@@ -630,12 +643,12 @@ def scenario_results(
             raise ScenarioError(f"specs[{i}].{exc}" if len(specs) > 1 else str(exc)) from None
     inputs = inputs or scenario_inputs(horizon_months, compute=compute)
     cost = None if migration_cost is None else float(migration_cost)
-    results = [run_scenario(inputs.demand, inputs.prices, BASELINE_SPEC)]
+    base = _with_actuals(run_scenario(inputs.demand, inputs.prices, BASELINE_SPEC), inputs)
+    results = [base]
     for spec in validated:
-        results.append(
-            run_scenario(inputs.demand, inputs.prices_for(spec), spec, migration_cost=cost)
-        )
-    return [_with_actuals(r, inputs) for r in results]
+        result = run_scenario(inputs.demand, inputs.prices_for(spec), spec)
+        results.append(_with_actuals(result, inputs, base.monthly["spend"], cost))
+    return results
 
 
 def compare_saved(
@@ -687,7 +700,7 @@ def what_moved(inputs: ScenarioInputs, spec: dict) -> dict[str, list[dict]]:
     for key in ("tier", "model"):
         joined = (
             _sums(before, key)
-            .join(_sums(after, key), how="outer", lsuffix="_before", rsuffix="_after")
+            .join(_sums(after, key), how="outer", suffixes=("_before", "_after"))
             .fillna(0.0)
         )
         rows = []

@@ -447,7 +447,7 @@
   }
 
   function pct(v) {
-    return v === null ? "–" : (v * 100).toFixed(1) + "%";
+    return v === null ? "more than all of it" : (v * 100).toFixed(1) + "%";
   }
 
   function goalSeek(event) {

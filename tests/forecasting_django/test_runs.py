@@ -339,7 +339,9 @@ def test_goal_seek_and_what_moved(fake_org, at_end):
     baseline = scenarios.scenario_results([], 6, inputs=inputs)[0]
     found = scenarios.share_needed(inputs, spec, index=0, cut=1.2)
     assert found.share is not None and 0 < found.share < 1
-    assert found.share_lower <= found.share <= found.share_upper
+    assert found.share_lower <= found.share
+    # With the upper demand the same dollar target needs more, possibly more than all of it.
+    assert found.share_upper is None or found.share <= found.share_upper
     checked = scenarios.scenario_results(
         [{**spec, "transforms": [{**spec["transforms"][0], "share": found.share}]}],
         6,
