@@ -367,6 +367,7 @@
   }
 
   function schedule() {
+    document.body.dataset.previewReady = "0";
     if (timer) {
       window.clearTimeout(timer);
     }

@@ -154,7 +154,7 @@ def test_the_forecast_page_shows_the_model_and_its_backtest(finance_client, stor
     assert 'id="backtest-scores"' in html and "(chosen)" in html
 
 
-def test_scenarios_compare_presets_with_the_baseline(finance_client, spend_data):
+def test_scenarios_compare_presets_with_the_baseline(finance_client, scenario_baseline):
     response = finance_client.get("/scenarios/?compare=preset:80/20,preset:gpt-5.5-to-gpt-5.4-mini")
     assert response.status_code == 200, response.content.decode()[:3000]
     figure = chart_json(response, "chart-scenarios")
