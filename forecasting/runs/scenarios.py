@@ -763,7 +763,7 @@ def share_needed(
     if target <= 0:
         raise ScenarioError("target: below this month's spend to date")
     found = goal_seek(
-        inputs.demand, inputs.prices_for(spec), spec, index=index, target=target, tol=1e-4
+        inputs.demand, inputs.prices_for(spec), spec, index=index, target=target, tol=1e-3
     )
     return ShareNeeded(
         target_monthly=to_cents(goal / months),
