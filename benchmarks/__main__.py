@@ -1,6 +1,6 @@
 """Run the benchmarks: ``python -m benchmarks [NAME|all] [-- extra args]``.
 
-NAME is one of ingest, forecast, accuracy (needs the ``bench`` extra), dashboard.
+NAME is one of ingest, forecast, accuracy (needs the ``bench`` extra), dashboard, scenarios.
 
 Each benchmark runs in its own Python process (``sys.executable``), so peak-memory figures
 are its own. Extra arguments after ``--`` go to the chosen benchmark (not with ``all``).
@@ -19,7 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
-NAMES = ("ingest", "forecast", "accuracy", "dashboard")
+NAMES = ("ingest", "forecast", "accuracy", "dashboard", "scenarios")
 
 
 def _commands() -> dict[str, list[str] | None]:
@@ -27,6 +27,7 @@ def _commands() -> dict[str, list[str] | None]:
     return {
         "ingest": [sys.executable, "-m", "benchmarks.ingest_bench"],
         "dashboard": [sys.executable, "-m", "benchmarks.dashboard_bench"],
+        "scenarios": [sys.executable, "-m", "benchmarks.scenarios_bench"],
         # Owned by the forecasting work; run only when it exists.
         "forecast": [sys.executable, str(forecast)] if forecast.exists() else None,
         # Needs the bench extra (statsforecast and the packages shipping the real series).

@@ -19,6 +19,11 @@ Transform types and fields (defaults in brackets):
 * ``shorter_context``: ``reduction`` (0..1) of input tokens (cached input shrinks alike).
 * ``cache_hit``: ``share`` (0..1) of input tokens charged at the cached rate.
 
+A spec may carry ``assumptions`` about the prices of models the organisation does not use
+yet: ``discount`` (0..0.9, a negotiated discount off list) and ``carry_ratio`` (bool, default
+true: the provider's effective ratio, its batch share and discounts, carries over to its other
+models where the organisation has billing history with that provider).
+
 ``fewer_calls``, ``shorter_context`` and ``cache_hit`` also accept ``where``, ``start``,
 ``ramp`` and ``months``. ``where`` is ``{"model"|"tier"|"project": name}``.
 
@@ -54,6 +59,7 @@ MAX_RATIO = 100.0  # token_ratio, growth factor
 MAX_MONTHLY = 1.0  # growth or price change per month (+100%, compounding)
 MAX_MONTHS = 120.0  # ramp length
 MAX_PRICE = 10_000.0  # per million tokens or per request
+MAX_DISCOUNT = 0.9
 FIRST_YEAR, LAST_YEAR = 2000, 2100
 _FIELDS = {
     "shift": {"from", "to", "share", "start", "ramp", "months", "token_ratio"},
@@ -259,13 +265,29 @@ def validate_spec(spec: object) -> dict:
     if _depth(spec) > MAX_DEPTH:
         raise ScenarioError(f"transforms: nested more than {MAX_DEPTH} levels deep")
     name = _name("name", spec.get("name"))
-    unknown = set(spec) - {"name", "description", "transforms"}
+    unknown = set(spec) - {"name", "description", "transforms", "assumptions"}
     if unknown:
         raise ScenarioError(f"{_short(sorted(map(str, unknown))[0])}: unknown field")
-    return {
+    out = {
         "name": name,
         "description": _text("description", spec.get("description", ""), MAX_NOTES_LENGTH),
         "transforms": [
             _validate_transform(f"transforms[{i}]", t) for i, t in enumerate(transforms)
         ],
     }
+    if spec.get("assumptions") is not None:
+        out["assumptions"] = _assumptions(spec["assumptions"])
+    return out
+
+
+def _assumptions(raw: object) -> dict:
+    if not isinstance(raw, Mapping):
+        raise ScenarioError("assumptions: must be an object")
+    unknown = set(raw) - {"discount", "carry_ratio"}
+    if unknown:
+        raise ScenarioError(f"assumptions.{_short(sorted(map(str, unknown))[0])}: unknown field")
+    carry = raw.get("carry_ratio", True)
+    if not isinstance(carry, bool):
+        raise ScenarioError(f"assumptions.carry_ratio: must be true or false, got {_short(carry)}")
+    discount = _number("assumptions.discount", raw.get("discount", 0.0), 0, MAX_DISCOUNT)
+    return {"discount": discount, "carry_ratio": carry}

@@ -188,3 +188,34 @@ class Scenario(models.Model):
             return validate_spec(spec)
         except ScenarioError as exc:
             raise ValidationError({"spec": str(exc)}) from None
+
+
+class DemandBaseline(models.Model):
+    """The day's token demand forecast behind every scenario, stored once per day of actuals.
+
+    Fitted by the nightly task, after a sync, by ``manage.py scenario`` or the scenarios
+    page's "Compute now" (a page view only queues it); a scenario is then re-pricing plus
+    transforms. ``data`` holds NumPy arrays (``np.savez_compressed``, read without pickle):
+    ``day`` (days since 1970-01-01), ``model`` and ``project`` (indexes into ``model_names`` and
+    ``project_names``) and ``values`` (rows x mean/lower_80/upper_80 x the four demand measures).
+    """
+
+    as_of = models.DateField(help_text="Last day of actuals the forecast saw.")
+    horizon = models.PositiveIntegerField(help_text="Days forecast after as_of.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    trigger = models.CharField(max_length=20, default="schedule")
+    model_names = models.JSONField(default=list)
+    project_names = models.JSONField(default=list)
+    # The share of tokens in each UTC hour over the four weeks before as_of: time-of-day
+    # prices (DeepSeek's off-peak window) are spread over it.
+    hourly_profile = models.JSONField(default=list, blank=True)
+    data = models.BinaryField()
+    notes = models.JSONField(default=list, blank=True)
+    duration = models.DurationField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-as_of", "-created_at"]
+        indexes = [models.Index(fields=["-as_of", "-created_at"], name="demandbaseline_latest")]
+
+    def __str__(self) -> str:
+        return f"Demand baseline as of {self.as_of} ({self.horizon} days)"

@@ -14,7 +14,9 @@ def run_forecasts_task(horizon: int = 90) -> int:
 
     # Checking first means the new run's page already shows how far the last ones were off.
     check_forecasts()
-    return run_forecasts(horizon=horizon, trigger="schedule").pk
+    run = run_forecasts(horizon=horizon, trigger="schedule")
+    refresh_demand_baseline.run(trigger="schedule")
+    return run.pk
 
 
 @shared_task(name="forecasting.runs.tasks.check_forecasts_task")
@@ -35,3 +37,22 @@ def refresh_total_forecast() -> bool:
     if projection.ready or projection.as_of is None:
         return False
     return month_projection(compute=True).ready
+
+
+@shared_task(name="forecasting.runs.tasks.refresh_demand_baseline")
+def refresh_demand_baseline(trigger: str = "sync") -> bool:
+    """Store the day's demand baseline behind every scenario if it is not yet; whether one
+    was fitted (a day without priced usage stores none)."""
+    from forecasting import ScenarioError
+    from forecasting.runs.history import default_as_of
+    from forecasting.runs.models import DemandBaseline
+    from forecasting.runs.scenarios import compute_baseline
+
+    as_of = default_as_of()
+    if as_of is None or DemandBaseline.objects.filter(as_of=as_of).exists():
+        return False
+    try:
+        compute_baseline(as_of, trigger=trigger)
+    except ScenarioError:
+        return False
+    return True

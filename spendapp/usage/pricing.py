@@ -200,6 +200,11 @@ class PriceBook:
             )
         return self._cache[key]
 
+    def is_hourly(self, provider: str, model: str) -> bool:
+        """Whether the catalog prices the model by the time of day (resolve it per hour)."""
+        self._model_info(provider, model)
+        return self._hourly[provider, model]
+
     def _model_info(self, provider: str, model: str):
         key = (provider, model)
         if key not in self._models:

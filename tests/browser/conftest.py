@@ -204,6 +204,10 @@ def browser_data(django_db_setup, django_db_blocker) -> Iterator[BrowserData]:
         mp.setattr(Task, "apply_async", _recording(QueuedTasks()))
         _ensure_migration_data()
         accounts = _sync_fake_providers(now)
+        # The day's demand baseline behind the scenarios page, as the nightly task leaves it.
+        from forecasting.runs.scenarios import compute_baseline
+
+        compute_baseline()
         _create_users()
         budget = _monthly_budget(now.date())
         data = BrowserData(now.date(), accounts, budget.pk)

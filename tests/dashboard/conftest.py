@@ -192,7 +192,18 @@ def stored_forecasts(spend_data):
     """Today's stored total forecasts, as a sync's hook (the total) and a user's "Compute now"
     (gpt-5.5) leave them: the pages read them and never fit one."""
     from forecasting.runs.forecasts import forecast_total
+    from forecasting.runs.scenarios import compute_baseline
 
     forecast_total(horizon=90, compute=True)
     forecast_total({"model": ["gpt-5.5"]}, horizon=90, compute=True)
+    compute_baseline()  # the scenarios' demand baseline, as the nightly task leaves it
+    return spend_data
+
+
+@pytest.fixture
+def scenario_baseline(spend_data):
+    """The day's stored demand baseline behind the scenarios page (no total forecast)."""
+    from forecasting.runs.scenarios import compute_baseline
+
+    compute_baseline()
     return spend_data

@@ -30,12 +30,12 @@ NAV = {
 # forecast (10): series values, entity names, last data day, today's stored total (with its
 #   run), its points, earlier checked totals (no points query when there are none), spend
 #   history (the spend basis: groups and billed account-days in one statement).
-# scenarios (26): preset_specs' price table (price overrides, tier bands, tier overrides,
-#   models seen), saved scenarios, scenario_results (last data day; the baseline is cached in
-#   the process per day; price table again: 4), the price table of the "models priced"
-#   list (4), the month projection (last data day, first syncs running, month-to-date spend,
-#   stored total, its points: 5), the effective price ratios of each price table (3) and of
-#   the page's note (1).
+# scenarios (19, was 26: one price table per page instead of three): the month projection
+#   (last data day, first syncs running, month-to-date spend, stored total, its points: 5),
+#   the scenario inputs: last data day, the stored demand baseline (its arrays are read once
+#   per process), the price table once (price overrides, tier bands, tier overrides, models
+#   seen, calibration ratios: 5), the stored total and its points the baseline is reconciled
+#   to (2), this month's spend by model (1); saved scenarios (1).
 # data health (14): running syncs, reconciliation, runs, freshness (2), price audit
 #   (overrides, accounts, cost lines; + usage when anything is billed per model), unpriced,
 #   deliveries, top unallocated (+ entity names when there is any).
@@ -45,7 +45,7 @@ QUERIES = {
     "/": 17,
     "/explorer/": 12,
     "/forecast/": 10,
-    "/scenarios/": 26,
+    "/scenarios/": 19,
     "/data-health/": 14,
     "/explorer/export.csv": 10,
 }
@@ -157,7 +157,7 @@ def test_the_forecast_page_shows_the_model_and_its_backtest(finance_client, stor
     assert 'id="backtest-scores"' in html and "(chosen)" in html
 
 
-def test_scenarios_compare_presets_with_the_baseline(finance_client, spend_data):
+def test_scenarios_compare_presets_with_the_baseline(finance_client, scenario_baseline):
     response = finance_client.get("/scenarios/?compare=preset:80/20,preset:gpt-5.5-to-gpt-5.4-mini")
     assert response.status_code == 200, response.content.decode()[:3000]
     figure = chart_json(response, "chart-scenarios")

@@ -14,7 +14,7 @@ CUT = [{"type": "fewer_calls", "reduction": 0.3}]
 
 
 @pytest.mark.parametrize("user", ["bob", "erin"])
-def test_finance_and_engineering_can_save_a_scenario(client, spend_data, request, user):
+def test_finance_and_engineering_can_save_a_scenario(client, scenario_baseline, request, user):
     client.force_login(request.getfixturevalue(user))
     response = client.post(
         "/scenarios/save/",
@@ -30,7 +30,7 @@ def test_finance_and_engineering_can_save_a_scenario(client, spend_data, request
     assert 'id="saved-scenarios"' in page.content.decode()
 
 
-def test_preview_draws_a_draft_without_saving(finance_client, spend_data):
+def test_preview_draws_a_draft_without_saving(finance_client, scenario_baseline):
     response = finance_client.post(
         "/scenarios/", {"name": "Draft A", "transforms": json.dumps(SHIFT), "action": "preview"}
     )
@@ -43,7 +43,9 @@ def test_preview_draws_a_draft_without_saving(finance_client, spend_data):
     "transforms",
     ["not json", '[{"type": "teleport"}]', '[{"type": "shift", "share": 2}]', '{"a": 1}'],
 )
-def test_an_invalid_scenario_is_refused_with_the_reason(finance_client, spend_data, transforms):
+def test_an_invalid_scenario_is_refused_with_the_reason(
+    finance_client, scenario_baseline, transforms
+):
     response = finance_client.post("/scenarios/save/", {"name": "Bad", "transforms": transforms})
     assert response.status_code == 400
     assert 'id="filter-errors"' in response.content.decode()
@@ -51,7 +53,7 @@ def test_an_invalid_scenario_is_refused_with_the_reason(finance_client, spend_da
 
 
 def test_saved_scenarios_are_shared_by_slug_and_compared_with_presets(
-    finance_client, spend_data, bob
+    finance_client, scenario_baseline, bob
 ):
     one = Scenario.objects.create(name="Half to mini", owner=bob, spec={"transforms": SHIFT})
     two = Scenario.objects.create(name="Price cut", owner=bob, spec={"transforms": CUT})

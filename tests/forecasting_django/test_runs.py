@@ -15,7 +15,13 @@ from django_celery_beat.models import PeriodicTask
 
 from forecasting import PRESETS, ScenarioError
 from forecasting.runs import checks, forecasts, history, projections, scenarios
-from forecasting.runs.models import ForecastCheck, ForecastRun, Scenario, SeriesForecast
+from forecasting.runs.models import (
+    DemandBaseline,
+    ForecastCheck,
+    ForecastRun,
+    Scenario,
+    SeriesForecast,
+)
 from forecasting.runs.tasks import check_forecasts_task, run_forecasts_task
 from spendapp.providers.fake import truth
 from tests.forecasting_django.conftest import AS_OF, END, SYNC_DAYS
@@ -222,9 +228,127 @@ def test_scenario_results_compare_up_to_four(fake_org, at_end, alice):
         Scenario.objects.create(name=name, owner=alice, spec=specs[name])
         for name in ("80/20", "gpt-5.5-to-gpt-5.4-mini")
     ]
-    found, results = scenarios.compare_saved([s.slug for s in saved], horizon_months=2)
+    with pytest.raises(scenarios.BaselineNotReady, match="is being computed"):
+        scenarios.compare_saved([s.slug for s in saved], horizon_months=2)  # reads, never fits
+    found, results = scenarios.compare_saved(
+        [s.slug for s in saved], horizon_months=2, compute=True
+    )
     assert [r.name for r in results] == ["Baseline", "80/20", "Swap gpt-5.5 for gpt-5.4-mini"]
     assert results[0].savings == 0
     assert all(r.baseline_total == results[0].total for r in results[1:])
     assert found == saved
     assert SeriesForecast.objects.count() == 0  # scenarios never write forecast runs
+
+
+def test_baseline_month_one_is_the_projection_of_the_forecast_command(fake_org, at_end):
+    """``manage.py scenario --json --preset 80/20``'s baseline for the current month equals
+    ``month_projection.projected_total`` of ``manage.py forecast --json`` (within 0.5%; by
+    construction it is the same figure, to the cent or two of per-tier rounding)."""
+    month = _command_json("forecast", "--horizon", "30")["month_projection"]
+    projected = Decimal(month["projected_total"])
+    data = _command_json("scenario", "--preset", "80/20")
+    first = data["baseline"]["monthly"][0]
+    assert first["month"] == month["month"] == f"{AS_OF:%Y-%m}"
+    assert abs(Decimal(first["spend"]) - projected) <= projected * Decimal("0.005")
+    assert abs(Decimal(first["spend"]) - projected) <= Decimal("0.05")
+    assert len(data["baseline"]["monthly"]) == 18
+    # Month 1 of a scenario keeps this month's spend to date (transforms start after it).
+    (result,) = data["scenarios"]
+    assert Decimal(result["monthly"][0]["spend"]) >= Decimal(month["actual_to_date"])
+    assert Decimal(result["monthly"][0]["baseline"]) == Decimal(first["spend"])
+    # The demand baseline was fitted once and stored; the next command only re-prices.
+    assert DemandBaseline.objects.count() == 1
+    again = _command_json("scenario", "--preset", "gpt-5.5-to-gpt-5.4-mini")
+    assert DemandBaseline.objects.count() == 1
+    assert again["baseline"] == data["baseline"]
+
+
+def test_a_page_view_never_fits_the_baseline_but_the_task_does(fake_org, at_end):
+    with pytest.raises(scenarios.BaselineNotReady):
+        scenarios.scenario_inputs()
+    assert not DemandBaseline.objects.exists()
+    from forecasting.runs.tasks import refresh_demand_baseline
+
+    assert refresh_demand_baseline.run() is True
+    assert refresh_demand_baseline.run() is False  # once per day of actuals
+    stored = DemandBaseline.objects.get()
+    assert stored.as_of == AS_OF and stored.trigger == "sync"
+    inputs = scenarios.scenario_inputs()
+    assert not inputs.stale
+    assert inputs.demand["mean"]["date"].min() == pd.Timestamp(AS_OF + timedelta(days=1))
+    for bound in ("lower", "upper"):
+        assert len(inputs.demand[bound]) == len(inputs.demand["mean"])
+    assert (
+        inputs.demand["lower"]["output_tokens"] <= inputs.demand["upper"]["output_tokens"]
+    ).all()
+
+
+def test_time_of_day_prices_follow_the_hourly_traffic_profile(fake_org):
+    rows = scenarios.price_rows(AS_OF)
+    deepseek = rows["deepseek-v4-flash"]
+    assert deepseek.time_of_day and 0 < deepseek.peak_share < 1
+    profile = scenarios.hourly_profile(AS_OF)
+    assert sum(profile) == pytest.approx(1.0) and max(profile) > 1 / 24  # not uniform
+    from spendapp.usage.pricing import PriceBook
+
+    book = PriceBook()
+    start = scenarios._moment(AS_OF)
+    hourly = [
+        book.lookup("deepseek", "deepseek-v4-flash", start.replace(hour=h)) for h in range(24)
+    ]
+    expected = sum(w * float(p.input) for w, p in zip(profile, hourly, strict=True))
+    assert float(deepseek.list_mtok["input"]) == pytest.approx(expected, rel=1e-9)
+    low, high = min(float(p.input) for p in hourly), max(float(p.input) for p in hourly)
+    assert low < float(deepseek.list_mtok["input"]) < high  # neither price for the whole day
+    assert not rows["gpt-5.5"].time_of_day
+
+
+def test_assumptions_price_models_not_in_use(fake_org):
+    rows = scenarios.price_rows(AS_OF)
+    used = {"gpt-5.5"}
+    listed = scenarios.price_table(rows=rows, effective=False)
+    plain = scenarios.price_table(rows=rows, used=used)
+    discounted = scenarios.price_table(
+        rows=rows, used=used, assumptions={"discount": 0.2, "carry_ratio": False}
+    )
+    # DeepSeek has no billing history: list, or list less the negotiated discount.
+    assert plain["deepseek-v4-flash"]["input"] == listed["deepseek-v4-flash"]["input"]
+    assert discounted["deepseek-v4-flash"]["input"] == pytest.approx(
+        listed["deepseek-v4-flash"]["input"] * Decimal("0.8"), rel=Decimal("1e-6")
+    )
+    # Anthropic bills: its ratio carries over unless the scenario says not to.
+    opus = rows["claude-opus-4-7"]
+    assert opus.basis in ("model", "provider") and opus.ratio != 1
+    assert discounted["claude-opus-4-7"]["input"] == pytest.approx(
+        listed["claude-opus-4-7"]["input"] * Decimal("0.8"), rel=Decimal("1e-6")
+    )
+    # A model in use always keeps what its bill says.
+    assert discounted["gpt-5.5"] == plain["gpt-5.5"]
+    with pytest.raises(ScenarioError, match=r"assumptions\.discount"):
+        scenarios.validate_spec({"name": "x", "transforms": [], "assumptions": {"discount": 2}})
+    with pytest.raises(ScenarioError, match=r"assumptions\.carry_ratio"):
+        scenarios.validate_spec(
+            {"name": "x", "transforms": [], "assumptions": {"carry_ratio": "maybe"}}
+        )
+
+
+def test_goal_seek_and_what_moved(fake_org, at_end):
+    inputs = scenarios.scenario_inputs(6, compute=True)
+    spec = scenarios.preset_specs(inputs.prices)["80/20"]
+    spec = {**spec, "transforms": [{**spec["transforms"][0], "ramp": "step"}]}
+    baseline = scenarios.scenario_results([], 6, inputs=inputs)[0]
+    found = scenarios.share_needed(inputs, spec, index=0, cut=1.2)
+    assert found.share is not None and 0 < found.share < 1
+    assert found.share_lower <= found.share
+    # With the upper demand the same dollar target needs more, possibly more than all of it.
+    assert found.share_upper is None or found.share <= found.share_upper
+    checked = scenarios.scenario_results(
+        [{**spec, "transforms": [{**spec["transforms"][0], "share": found.share}]}],
+        6,
+        inputs=inputs,
+    )[1]
+    assert float(checked.total) == pytest.approx(float(baseline.total) / 1.2, rel=1e-3)
+    moved = scenarios.what_moved(inputs, spec)
+    tiers = {row["name"]: row for row in moved["tier"]}
+    assert tiers["frontier"]["tokens_moved"] < 0 < tiers["small"]["tokens_moved"]
+    assert tiers["frontier"]["change"] < 0

@@ -55,6 +55,11 @@ MATRIX: dict[str, tuple[tuple[int, ...], tuple[int, ...] | None]] = {
     "forecast_compute": (POST_ONLY, DASHBOARD_ACTION),
     "scenarios": (DASHBOARD, (302, 403, 200, 200, 403, 200)),
     # Without a name the scenarios page comes back with the message (200).
+    # "Compute now" of the scenarios' demand baseline (once per day of actuals).
+    "scenario_compute": (POST_ONLY, DASHBOARD_ACTION),
+    # The builder's live preview and goal seek (JSON): without a baseline, 409.
+    "scenario_preview": (POST_ONLY, (302, 403, 409, 409, 403, 409)),
+    "scenario_goal": (POST_ONLY, (302, 403, 409, 409, 403, 409)),
     "scenario_save": (POST_ONLY, (302, 403, 200, 200, 403, 200)),
     "scenario_delete": (POST_ONLY, (302, 403, 302, 403, 403, 302)),  # bob owns it
     "data_health": (DASHBOARD, None),

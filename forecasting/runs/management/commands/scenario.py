@@ -48,7 +48,8 @@ class Command(BaseCommand):
             except InvalidOperation:
                 raise CommandError("migration-cost: must be an amount such as 2500") from None
         try:
-            results = scenario_results([spec], options["horizon_months"], cost)
+            # A command may fit: without the day's stored baseline it computes and stores it.
+            results = scenario_results([spec], options["horizon_months"], cost, compute=True)
         except ForecastError as exc:  # ScenarioError included: the message names the field
             raise CommandError(str(exc)) from None
         data = scenarios_json(results)
@@ -72,7 +73,7 @@ class Command(BaseCommand):
         if name not in PRESETS:
             known = ", ".join(PRESETS)
             raise CommandError(f"preset: unknown preset {name!r} (use one of: {known})")
-        specs = preset_specs()
+        specs = preset_specs()  # validated before any slow work
         if name not in specs:
             raise CommandError(f"preset: {name!r} cannot be priced with the current price table")
         return specs[name]
