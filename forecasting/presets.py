@@ -163,9 +163,41 @@ def preset_gpt55_to_gpt54_mini(prices: Mapping, **options) -> dict:
     return preset_swap(prices, **options)
 
 
+def preset_fewer_calls_shorter_context(
+    prices: Mapping,
+    *,
+    calls: float = 0.2,
+    context: float = 0.3,
+    months: float = 3,
+    start: str | None = None,
+) -> dict:
+    """Engineering work on every model: ``calls`` fewer requests (retries, duplicate calls,
+    caching answers) and ``context`` shorter prompts (trimmed history and retrieval), both
+    phased in linearly over ``months``. Needs no particular model, so it prices on any org."""
+    for name, value in (("calls", calls), ("context", context)):
+        if not 0 <= value < 1:
+            raise ScenarioError(f"{name}: a reduction between 0 and 1, got {value!r}")
+    description = (
+        f"{calls:.0%} fewer calls and {context:.0%} shorter prompts on every model, "
+        f"linear over {months:g} months"
+    )
+    ramp = {"ramp": "linear", "months": months, "start": start}
+    return validate_spec(
+        {
+            "name": "Fewer calls and shorter context",
+            "description": description,
+            "transforms": [
+                {"type": "fewer_calls", "reduction": calls, **ramp},
+                {"type": "shorter_context", "reduction": context, **ramp},
+            ],
+        }
+    )
+
+
 PRESETS = {
     "80/20": preset_80_20,
     "frontier-open-mix": preset_frontier_open_mix,
     "gpt-5.5-to-deepseek-v4-flash": preset_gpt55_to_deepseek_v4_flash,
     "gpt-5.5-to-gpt-5.4-mini": preset_gpt55_to_gpt54_mini,
+    "fewer-calls-shorter-context": preset_fewer_calls_shorter_context,
 }

@@ -4,6 +4,7 @@ import pytest
 from forecasting import ScenarioError, goal_seek, run_scenario, validate_spec
 from forecasting.presets import (
     preset_80_20,
+    preset_fewer_calls_shorter_context,
     preset_frontier_open_mix,
     preset_gpt55_to_deepseek_v4_flash,
     preset_gpt55_to_gpt54_mini,
@@ -226,3 +227,16 @@ def test_presets_show_prices_and_validate():
     assert res.savings > 0
     with pytest.raises(ScenarioError, match=r"no price for model 'gpt-5\.5'"):
         preset_gpt55_to_gpt54_mini(PRICES)
+
+
+def test_fewer_calls_and_shorter_context_preset_by_hand():
+    preset = preset_fewer_calls_shorter_context(PRICES, calls=0.2, context=0.3, months=1)
+    assert preset["description"].startswith("20% fewer calls and 30% shorter prompts")
+    res = run_scenario(flat_demand(), PRICES, preset)
+    # At full effect: 0.8 of the calls, each with 0.7 of its input tokens, output unchanged.
+    day = 0.8 * (0.7 * 1e6 * 1e-5 + 2.5e5 * 4e-5)
+    last = res.monthly.iloc[-1]
+    days = DATES[DATES.to_period("M") == DATES[-1].to_period("M")].size
+    assert float(last["spend"]) == pytest.approx(day * days, abs=0.01)
+    with pytest.raises(ScenarioError, match="calls"):
+        preset_fewer_calls_shorter_context(PRICES, calls=1.5)
