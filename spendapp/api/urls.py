@@ -1,0 +1,34 @@
+"""URLs: ``/api/v1/...`` (token-authenticated JSON), the OpenAPI document, the docs page and
+the token page. API operations authenticate by token, not by session, so Django's
+login-required middleware leaves them to the API (`login_not_required`)."""
+
+from django.contrib.auth.decorators import login_not_required
+from django.urls import URLPattern, URLResolver, path
+
+from spendapp.api import views
+from spendapp.api.base import build_api
+from spendapp.api.endpoints import router
+
+api = build_api()
+api.add_router("/", router)
+
+
+def _token_only(patterns):
+    out = []
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            out.extend(_token_only(pattern.url_patterns))
+        elif isinstance(pattern, URLPattern):
+            pattern.callback = login_not_required(pattern.callback)
+            out.append(pattern)
+    return out
+
+
+api_patterns, app_name, namespace = api.urls
+urlpatterns = [
+    path("v1/openapi.json", views.openapi_view(api), name="api_openapi"),
+    path("v1/", (_token_only(api_patterns), app_name, namespace)),
+    path("docs/", views.docs, name="api_docs"),
+    path("tokens/", views.token_list, name="api_tokens"),
+    path("tokens/<int:pk>/revoke/", views.token_revoke, name="api_token_revoke"),
+]
