@@ -122,7 +122,7 @@ def spend_page(params: SpendParams) -> dict:
     }
 
 
-@router.get("/spend", response={200: s.SpendPage, **ERRORS}, tags=["spend"])
+@router.get("/spend", url_name="api_spend", response={200: s.SpendPage, **ERRORS}, tags=["spend"])
 def spend(request, params: Query[SpendParams]):
     """Spend, tokens and requests per period and grouping: the rows of the explorer's CSV and
     of `manage.py spend --json` for the same options (`from`, `to`, `by`, `granularity`,
@@ -134,6 +134,7 @@ def spend(request, params: Query[SpendParams]):
 
 @router.get(
     "/exports/spend.csv",
+    url_name="api_export_spend",
     response={200: str, **ERRORS},
     tags=["exports"],
     openapi_extra={"responses": {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}},
@@ -166,7 +167,12 @@ def spend_csv(request, params: Query[SpendParams]):
 # --- forecasts ------------------------------------------------------------------------------
 
 
-@router.get("/forecasts/month", response={200: s.Projection, **ERRORS}, tags=["forecasts"])
+@router.get(
+    "/forecasts/month",
+    url_name="api_forecast_month",
+    response={200: s.Projection, **ERRORS},
+    tags=["forecasts"],
+)
 def month(request):
     """This month's projection: the one number of every page (from the stored forecast;
     a GET never fits)."""
@@ -250,7 +256,12 @@ def _totals(run_ids) -> dict[int, SeriesForecast]:
     return {row.run_id: row for row in rows}
 
 
-@router.get("/forecasts/runs", response={200: s.RunPage, **ERRORS}, tags=["forecasts"])
+@router.get(
+    "/forecasts/runs",
+    url_name="api_forecast_runs",
+    response={200: s.RunPage, **ERRORS},
+    tags=["forecasts"],
+)
 def runs(request, limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=10**6)):
     """Stored forecast runs, newest first, each with its total series and that series'
     check against actuals."""
@@ -266,7 +277,12 @@ def runs(request, limit: int = Query(50, ge=1, le=500), offset: int = Query(0, g
     }
 
 
-@router.get("/forecasts/runs/{run_id}", response={200: s.RunDetail, **ERRORS}, tags=["forecasts"])
+@router.get(
+    "/forecasts/runs/{run_id}",
+    url_name="api_forecast_run",
+    response={200: s.RunDetail, **ERRORS},
+    tags=["forecasts"],
+)
 def run_detail(request, run_id: int):
     """One stored run: every series with its daily points and its check."""
     require(request, READ)
@@ -319,7 +335,9 @@ def _budgets():
     return Budget.objects.prefetch_related("notify_users", "notify_groups").order_by("name")
 
 
-@router.get("/budgets", response={200: list[s.Budget], **ERRORS}, tags=["budgets"])
+@router.get(
+    "/budgets", url_name="api_budgets", response={200: list[s.Budget], **ERRORS}, tags=["budgets"]
+)
 def budgets(request):
     """Every budget with its last evaluation (spend so far, projection, crossing date). The
     webhook address is not shown (it may carry a secret): `has_webhook` says whether one is set."""
@@ -327,7 +345,12 @@ def budgets(request):
     return [_budget(b) for b in _budgets()]
 
 
-@router.get("/budgets/{budget_id}", response={200: s.Budget, **ERRORS}, tags=["budgets"])
+@router.get(
+    "/budgets/{budget_id}",
+    url_name="api_budget",
+    response={200: s.Budget, **ERRORS},
+    tags=["budgets"],
+)
 def budget(request, budget_id: int):
     require(request, READ)
     return _budget(get_object_or_404(_budgets(), pk=_pk(budget_id)))
@@ -358,13 +381,20 @@ def _save_budget(request, payload: s.BudgetIn, instance: Budget | None):
     return _budget(_budgets().get(pk=saved.pk))
 
 
-@router.post("/budgets", response={201: s.Budget, **ERRORS}, tags=["budgets"])
+@router.post(
+    "/budgets", url_name="api_budgets", response={201: s.Budget, **ERRORS}, tags=["budgets"]
+)
 def budget_create(request, payload: s.BudgetIn):
     """Create a budget (scope `budgets:write`, Finance): the budgets page's form and checks."""
     return Status(201, _save_budget(request, payload, None))
 
 
-@router.put("/budgets/{budget_id}", response={200: s.Budget, **ERRORS}, tags=["budgets"])
+@router.put(
+    "/budgets/{budget_id}",
+    url_name="api_budget",
+    response={200: s.Budget, **ERRORS},
+    tags=["budgets"],
+)
 def budget_update(request, budget_id: int, payload: s.BudgetIn):
     """Replace a budget's settings (scope `budgets:write`). The webhook is replaced too: send
     it again, or an empty string to remove it."""
@@ -373,7 +403,9 @@ def budget_update(request, budget_id: int, payload: s.BudgetIn):
     return _save_budget(request, payload, instance)
 
 
-@router.delete("/budgets/{budget_id}", response={204: None, **ERRORS}, tags=["budgets"])
+@router.delete(
+    "/budgets/{budget_id}", url_name="api_budget", response={204: None, **ERRORS}, tags=["budgets"]
+)
 def budget_delete(request, budget_id: int):
     """Delete a budget and its alert history (scope `budgets:write`)."""
     require(request, BUDGETS_WRITE)
@@ -408,7 +440,9 @@ def _visible_alerts(user):
     return alerts
 
 
-@router.get("/alerts", response={200: s.AlertPage, **ERRORS}, tags=["budgets"])
+@router.get(
+    "/alerts", url_name="api_alerts", response={200: s.AlertPage, **ERRORS}, tags=["budgets"]
+)
 def alerts(
     request,
     acknowledged: bool | None = Query(None, description="true / false; absent: both"),
@@ -430,7 +464,12 @@ def alerts(
     }
 
 
-@router.post("/alerts/{alert_id}/acknowledge", response={200: s.Alert, **ERRORS}, tags=["budgets"])
+@router.post(
+    "/alerts/{alert_id}/acknowledge",
+    url_name="api_alert_acknowledge",
+    response={200: s.Alert, **ERRORS},
+    tags=["budgets"],
+)
 def alert_acknowledge(request, alert_id: int):
     """Acknowledge an alert for everyone (scope `budgets:write`; as on the budgets page)."""
     token = require(request, BUDGETS_WRITE)
@@ -446,7 +485,12 @@ def alert_acknowledge(request, alert_id: int):
 # --- providers, syncs, freshness ------------------------------------------------------------
 
 
-@router.get("/providers/accounts", response={200: list[s.Account], **ERRORS}, tags=["providers"])
+@router.get(
+    "/providers/accounts",
+    url_name="api_provider_accounts",
+    response={200: list[s.Account], **ERRORS},
+    tags=["providers"],
+)
 def accounts(request):
     """Provider accounts. Never a key: at most its last four characters."""
     require(request, READ)
@@ -466,7 +510,12 @@ def accounts(request):
     ]
 
 
-@router.get("/providers/sync-runs", response={200: s.SyncRunPage, **ERRORS}, tags=["providers"])
+@router.get(
+    "/providers/sync-runs",
+    url_name="api_sync_runs",
+    response={200: s.SyncRunPage, **ERRORS},
+    tags=["providers"],
+)
 def sync_runs(
     request,
     account_id: int | None = Query(None, ge=1, le=2**62),
@@ -500,7 +549,12 @@ def sync_runs(
     return {"runs": out, "limit": limit, "offset": offset, "next_offset": next_offset}
 
 
-@router.get("/providers/freshness", response={200: list[s.Freshness], **ERRORS}, tags=["providers"])
+@router.get(
+    "/providers/freshness",
+    url_name="api_freshness",
+    response={200: list[s.Freshness], **ERRORS},
+    tags=["providers"],
+)
 def freshness(request):
     """Each account's newest day of data and its lag (the overview's data freshness)."""
     require(request, READ)
@@ -545,13 +599,20 @@ def _rule(r: AllocationRule) -> dict:
     }
 
 
-@router.get("/allocation/teams", response={200: list[s.Team], **ERRORS}, tags=["allocation"])
+@router.get(
+    "/allocation/teams",
+    url_name="api_teams",
+    response={200: list[s.Team], **ERRORS},
+    tags=["allocation"],
+)
 def teams(request):
     require(request, READ)
     return [_team(t) for t in Team.objects.order_by("name")]
 
 
-@router.post("/allocation/teams", response={201: s.Team, **ERRORS}, tags=["allocation"])
+@router.post(
+    "/allocation/teams", url_name="api_teams", response={201: s.Team, **ERRORS}, tags=["allocation"]
+)
 def team_create(request, payload: s.TeamIn):
     """Create a team or cost centre (scope `allocation:write`, Finance)."""
     require(request, ALLOCATION_WRITE)
@@ -563,7 +624,12 @@ def team_create(request, payload: s.TeamIn):
     return Status(201, _team(team))
 
 
-@router.get("/allocation/rules", response={200: list[s.Rule], **ERRORS}, tags=["allocation"])
+@router.get(
+    "/allocation/rules",
+    url_name="api_rules",
+    response={200: list[s.Rule], **ERRORS},
+    tags=["allocation"],
+)
 def rules(request):
     require(request, READ)
     return [_rule(r) for r in AllocationRule.objects.order_by("priority", "pk")]
@@ -573,7 +639,9 @@ def _rule_data(payload: s.RuleIn) -> dict:
     return {k: ("" if v is None else v) for k, v in payload.dict().items()}
 
 
-@router.post("/allocation/rules", response={201: s.Rule, **ERRORS}, tags=["allocation"])
+@router.post(
+    "/allocation/rules", url_name="api_rules", response={201: s.Rule, **ERRORS}, tags=["allocation"]
+)
 def rule_create(request, payload: s.RuleIn):
     """Create an allocation rule (scope `allocation:write`): the allocation page's form; the
     allocation is recomputed in the background."""
@@ -586,7 +654,12 @@ def rule_create(request, payload: s.RuleIn):
     return Status(201, _rule(rule))
 
 
-@router.put("/allocation/rules/{rule_id}", response={200: s.Rule, **ERRORS}, tags=["allocation"])
+@router.put(
+    "/allocation/rules/{rule_id}",
+    url_name="api_rule",
+    response={200: s.Rule, **ERRORS},
+    tags=["allocation"],
+)
 def rule_update(request, rule_id: int, payload: s.RuleIn):
     require(request, ALLOCATION_WRITE)
     instance = get_object_or_404(AllocationRule, pk=_pk(rule_id))
@@ -598,7 +671,12 @@ def rule_update(request, rule_id: int, payload: s.RuleIn):
     return _rule(rule)
 
 
-@router.delete("/allocation/rules/{rule_id}", response={204: None, **ERRORS}, tags=["allocation"])
+@router.delete(
+    "/allocation/rules/{rule_id}",
+    url_name="api_rule",
+    response={204: None, **ERRORS},
+    tags=["allocation"],
+)
 def rule_delete(request, rule_id: int):
     require(request, ALLOCATION_WRITE)
     instance = get_object_or_404(AllocationRule, pk=_pk(rule_id))
@@ -627,7 +705,12 @@ def _line(line, *, team: bool) -> dict:
     }
 
 
-@router.get("/allocation/chargeback", response={200: s.Chargeback, **ERRORS}, tags=["allocation"])
+@router.get(
+    "/allocation/chargeback",
+    url_name="api_chargeback",
+    response={200: s.Chargeback, **ERRORS},
+    tags=["allocation"],
+)
 def chargeback(
     request,
     month: str | None = Query(None, description="YYYY-MM; default: last month", max_length=20),
@@ -648,6 +731,7 @@ def chargeback(
 
 @router.get(
     "/exports/focus",
+    url_name="api_export_focus",
     response={200: str, **ERRORS},
     tags=["exports"],
     openapi_extra={
@@ -705,14 +789,24 @@ def _scenario(x: Scenario) -> dict:
     }
 
 
-@router.get("/scenarios", response={200: list[s.Scenario], **ERRORS}, tags=["scenarios"])
+@router.get(
+    "/scenarios",
+    url_name="api_scenarios",
+    response={200: list[s.Scenario], **ERRORS},
+    tags=["scenarios"],
+)
 def scenarios(request):
     """Saved scenarios, newest first (the scenarios page's list)."""
     require(request, READ)
     return [_scenario(x) for x in Scenario.objects.select_related("owner")[:200]]
 
 
-@router.get("/scenarios/presets", response={200: list[s.Preset], **ERRORS}, tags=["scenarios"])
+@router.get(
+    "/scenarios/presets",
+    url_name="api_scenario_presets",
+    response={200: list[s.Preset], **ERRORS},
+    tags=["scenarios"],
+)
 def presets(request):
     require(request, READ)
     available = preset_specs()
@@ -748,6 +842,7 @@ def _result(result) -> dict:
 
 @router.post(
     "/scenarios/run",
+    url_name="api_scenario_run",
     response={200: s.ScenarioComparison, 409: s.Error, **ERRORS},
     tags=["scenarios"],
 )
@@ -783,7 +878,9 @@ def scenario_run(request, payload: s.ScenarioRun):
     return {"baseline": _result(baseline), "scenario": _result(result)}
 
 
-@router.post("/scenarios", response={201: s.Scenario, **ERRORS}, tags=["scenarios"])
+@router.post(
+    "/scenarios", url_name="api_scenarios", response={201: s.Scenario, **ERRORS}, tags=["scenarios"]
+)
 def scenario_save(request, payload: s.ScenarioIn):
     """Save a scenario (scope `scenarios:write`; Finance and Engineering, as on the page)."""
     token = require(request, SCENARIOS_WRITE)
@@ -802,7 +899,9 @@ def scenario_save(request, payload: s.ScenarioIn):
     return Status(201, _scenario(scenario))
 
 
-@router.delete("/scenarios/{slug}", response={204: None, **ERRORS}, tags=["scenarios"])
+@router.delete(
+    "/scenarios/{slug}", url_name="api_scenario", response={204: None, **ERRORS}, tags=["scenarios"]
+)
 def scenario_delete(request, slug: str):
     """Delete a saved scenario: its owner, or a user allowed to manage scenarios."""
     token = require(request, SCENARIOS_WRITE)

@@ -3,7 +3,7 @@ the token page. API operations authenticate by token, not by session, so Django'
 login-required middleware leaves them to the API (`login_not_required`)."""
 
 from django.contrib.auth.decorators import login_not_required
-from django.urls import URLPattern, URLResolver, path
+from django.urls import URLPattern, URLResolver, include, path
 
 from spendapp.api import views
 from spendapp.api.base import build_api
@@ -18,16 +18,18 @@ def _token_only(patterns):
     for pattern in patterns:
         if isinstance(pattern, URLResolver):
             out.extend(_token_only(pattern.url_patterns))
-        elif isinstance(pattern, URLPattern):
+        elif isinstance(pattern, URLPattern) and pattern.name not in ("api-root", "openapi-json"):
+            # (ninja's own root and schema views: the schema is `views.openapi_view`)
             pattern.callback = login_not_required(pattern.callback)
             out.append(pattern)
     return out
 
 
-api_patterns, app_name, namespace = api.urls
+api_patterns = api.urls[0]
 urlpatterns = [
     path("v1/openapi.json", views.openapi_view(api), name="api_openapi"),
-    path("v1/", (_token_only(api_patterns), app_name, namespace)),
+    # No namespace: every URL name is global and prefixed "api_" (the authorization matrix).
+    path("v1/", include(_token_only(api_patterns))),
     path("docs/", views.docs, name="api_docs"),
     path("tokens/", views.token_list, name="api_tokens"),
     path("tokens/<int:pk>/revoke/", views.token_revoke, name="api_token_revoke"),

@@ -8,7 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from spendapp.api import tokens
 from spendapp.api.models import SCOPE_CHOICES, ApiToken
@@ -77,6 +77,7 @@ def openapi_view(api):
     with a valid token; 401 JSON otherwise."""
 
     @login_not_required
+    @require_GET
     def view(request):
         if not can_view_dashboards(request.user):
             header = request.headers.get("Authorization", "")
