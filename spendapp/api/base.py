@@ -53,9 +53,24 @@ class TokenAuth(HttpBearer):
         found = tokens.authenticate(token)
         if found is None:
             return None
+        _reject_nul(request)
         # Views and the audit log see the token's user.
         request.user = found.user
         return found
+
+
+def _reject_nul(request: HttpRequest) -> None:
+    """PostgreSQL text holds no NUL: one in a parameter, the path or the JSON body (raw or
+    escaped) is a 400 naming it, before anything reads it (the API's own form of
+    `spendapp.core.middleware.RejectNulMiddleware`, which answers in plain text)."""
+    for key, values in request.GET.lists():
+        if "\x00" in key or any("\x00" in v for v in values):
+            raise ApiError(400, key.replace("\x00", "\\0")[:40], "must not contain a NUL byte")
+    if "\x00" in request.path:
+        raise ApiError(400, "", "the path must not contain a NUL byte")
+    body = request.body if request.method in ("POST", "PUT", "PATCH") else b""
+    if b"\x00" in body or b"\\u0000" in body:
+        raise ApiError(400, "body", "must not contain a NUL character")
 
 
 class TokenThrottle(BaseThrottle):

@@ -8,6 +8,7 @@ from django.urls import URLPattern, URLResolver, include, path
 from spendapp.api import views
 from spendapp.api.base import build_api
 from spendapp.api.endpoints import router
+from spendapp.core.middleware import checks_own_params
 
 api = build_api()
 api.add_router("/", router)
@@ -20,7 +21,8 @@ def _token_only(patterns):
             out.extend(_token_only(pattern.url_patterns))
         elif isinstance(pattern, URLPattern) and pattern.name not in ("api-root", "openapi-json"):
             # (ninja's own root and schema views: the schema is `views.openapi_view`)
-            pattern.callback = login_not_required(pattern.callback)
+            # Token auth, and NUL bytes refused as JSON (`base._reject_nul`).
+            pattern.callback = checks_own_params(login_not_required(pattern.callback))
             out.append(pattern)
     return out
 

@@ -171,15 +171,11 @@ def test_every_write_is_in_the_audit_log_with_the_tokens_user(finance_api, bob):
     assert LogEntry.objects.get_for_object(alert).get().actor == bob
     team = finance_api.post("/api/v1/allocation/teams", {"name": "Search"})
     assert team.status_code == 201, team.content
-    scenario = finance_api.post(
-        "/api/v1/scenarios", {"name": "Plan", "transforms": []}
-    )
+    scenario = finance_api.post("/api/v1/scenarios", {"name": "Plan", "transforms": []})
     assert scenario.status_code == 201, scenario.content
     assert finance_api.delete(f"/api/v1/scenarios/{scenario.json()['slug']}").status_code == 204
     assert finance_api.delete(f"/api/v1/budgets/{budget_id}").status_code == 204
-    actions = list(
-        LogEntry.objects.filter(actor=bob).values_list("content_type__model", "action")
-    )
+    actions = list(LogEntry.objects.filter(actor=bob).values_list("content_type__model", "action"))
     assert ("team", LogEntry.Action.CREATE) in actions
     assert ("scenario", LogEntry.Action.CREATE) in actions
     assert ("scenario", LogEntry.Action.DELETE) in actions
