@@ -65,7 +65,8 @@ def _exercise(operation, headers: dict, counts: Counter) -> None:
 
 
 def _run(app, raw: str) -> dict[str, Counter]:
-    headers = {"Authorization": f"Bearer {raw}"}
+    # identity: the in-process WSGI client does not undo the GZip middleware's compression.
+    headers = {"Authorization": f"Bearer {raw}", "Accept-Encoding": "identity"}
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app, headers=headers)
     assert schema.raw_schema["openapi"] == "3.1.0"
     statuses: dict[str, Counter] = {}
