@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test venv venv-dev lint format check lock db-stop bench clean
+.PHONY: run test venv venv-dev lint format check lock db-stop bench clean openapi
 
 run: $(VENV)/.installed
 	$(PY) -m spendapp.launcher
@@ -44,6 +44,10 @@ lock: $(VENV)/.installed-dev
 	$(VENV)/bin/uv pip compile pyproject.toml --quiet --generate-hashes --no-header \
 		--python-version 3.11 --python-platform x86_64-manylinux_2_28 \
 		--custom-compile-command "make lock" -o requirements/production.lock
+
+# The API's OpenAPI document, committed so that changes show in review (a test compares).
+openapi: $(VENV)/.installed-dev
+	DEBUG=1 $(PY) manage.py openapi_schema > docs/api/openapi.json
 
 # Stop an embedded PostgreSQL left running by tests or one-off commands.
 db-stop: $(VENV)/.installed

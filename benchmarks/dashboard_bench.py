@@ -64,7 +64,7 @@ import sys
 import tempfile
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -1030,6 +1030,50 @@ class Variant:
     by: str = ""
     granularity: str = "day"
     filters: tuple = ()
+    headers: dict = field(default_factory=dict)  # e.g. the API's Authorization
+
+
+# The API's spend (GET /api/v1/spend) must stay within this factor of the explorer's p95.
+API_P95_FACTOR = 1.2
+
+
+def api_variants(variants: list[Variant]) -> list[Variant]:
+    """``GET /api/v1/spend`` with each explorer variant's options (one page of up to 10,000
+    rows: every row of these views), sent with a Finance token."""
+    from spendapp.api import tokens
+
+    tokens.RATE_LIMIT = 10**9  # the benchmark measures speed, not the rate limit
+    user = _bench_user()
+    _, raw = tokens.create_token(user, "benchmark", ["read"], 7)
+    out = []
+    for v in variants:
+        if v.path != "/explorer/":
+            continue
+        params = {
+            "from": v.params["from"],
+            "to": v.params["to"],
+            "by": v.params.get("by", ""),
+            "granularity": v.params.get("granularity", "day"),
+            "filter": [f"{key}={','.join(values)}" for key, values in v.filters],
+            "limit": 10_000,
+        }
+        out.append(
+            Variant(
+                v.name.replace("explorer:", "api /spend:"),
+                "/api/v1/spend",
+                params,
+                headers={"HTTP_AUTHORIZATION": f"Bearer {raw}"},
+            )
+        )
+    return out
+
+
+def _bench_user():
+    from django.contrib.auth.models import Group, User
+
+    user, _ = User.objects.get_or_create(username=FINANCE_USER)
+    user.groups.add(Group.objects.get(name="Finance"))
+    return user
 
 
 def make_variants(today: date) -> list[Variant]:
@@ -1129,7 +1173,7 @@ def measure_views(client, variants: list[Variant], requests: int, warmup: int, c
     headers = {"HTTP_ACCEPT_ENCODING": "gzip, deflate, br"}
     for v in variants:  # warm-up: caches (forecast, templates), plans, buffers
         for _ in range(warmup):
-            response = client.get(v.path, v.params, **headers)
+            response = client.get(v.path, v.params, **headers, **v.headers)
             if response.status_code != 200:
                 raise SystemExit(f"{v.name}: HTTP {response.status_code} for {v.path} {v.params}")
     for _ in range(requests):
@@ -1138,7 +1182,7 @@ def measure_views(client, variants: list[Variant], requests: int, warmup: int, c
             with connection.execute_wrapper(timer):
                 db0, cpu0 = clock.backend(), cpu_self()
                 t0 = time.perf_counter()
-                response = client.get(v.path, v.params, **headers)
+                response = client.get(v.path, v.params, **headers, **v.headers)
                 took = time.perf_counter() - t0
                 cpu1, db1 = cpu_self(), clock.backend()
             assert response.status_code == 200, (v.name, response.status_code)
@@ -1712,6 +1756,23 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
         fig["views"] = measure_views(client, variants, args.requests, args.warmup, clock)
+        apis = api_variants(variants)
+        print(
+            f"api: {args.warmup} warm-up + {args.requests} requests x {len(apis)} ...", flush=True
+        )
+        fig["api"] = measure_views(client, apis, args.requests, args.warmup, clock)
+        fig["api_vs_explorer_p95"] = {
+            a.name: fig["api"][a.name]["p95_ms"]
+            / fig["views"][a.name.replace("api /spend:", "explorer:")]["p95_ms"]
+            for a in apis
+        }
+        for name, ratio in fig["api_vs_explorer_p95"].items():
+            verdict = "ok" if ratio <= API_P95_FACTOR else f"OVER {API_P95_FACTOR:.1f}x"
+            print(
+                f"  {name}: p95 {fig['api'][name]['p95_ms']:.0f} ms = {ratio:.2f} x the "
+                f"explorer's ({verdict})",
+                flush=True,
+            )
 
         print(f"the same answers from the raw tables ({args.raw_runs} runs each) ...", flush=True)
         fig["raw"] = {}

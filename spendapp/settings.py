@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "auditlog",
+    "ninja",  # django-ninja: the API's Swagger UI assets (served from our static files)
     "spendapp.core",
     "spendapp.providers",
     "spendapp.usage",
@@ -75,6 +76,7 @@ INSTALLED_APPS = [
     "spendapp.budgets",
     "forecasting.runs",
     "spendapp.allocation",
+    "spendapp.api",
 ]
 
 MIDDLEWARE = [
@@ -310,6 +312,7 @@ AUDITLOG_INCLUDE_TRACKING_MODELS = (
     "allocation.sharedcostshare",
     "usage.priceoverride",
     "forecasting.scenario",
+    {"model": "api.apitoken", "exclude_fields": ["digest"]},
 )
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"

@@ -25,5 +25,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("budgets/", include("spendapp.budgets.urls")),
     path("allocation/", include("spendapp.allocation.urls")),
+    path("api/", include("spendapp.api.urls")),
     path("", include("spendapp.dashboard.urls")),
 ]

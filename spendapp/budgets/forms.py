@@ -6,10 +6,18 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
+from django.db import transaction
 
 from spendapp.budgets.models import Budget
 from spendapp.budgets.validation import MAX_RECIPIENTS, split_emails
 from spendapp.core.roles import FINANCE
+
+
+def evaluate_soon(budget: Budget) -> None:
+    from spendapp.budgets.tasks import evaluate_budget
+
+    transaction.on_commit(lambda: evaluate_budget.apply_async((budget.pk,), expires=3600))
+
 
 RECIPIENT_FIELDS = ("notify_users", "notify_groups", "extra_emails", "webhook_url")
 
@@ -97,6 +105,15 @@ class BudgetForm(forms.ModelForm):
             if values:
                 return True
         return False
+
+    def save_for(self, user) -> Budget:
+        """Save a valid form as ``user`` (the creator of a new budget) and evaluate the budget
+        once the transaction commits: the budgets page and the API save through here."""
+        if self.instance.pk is None:
+            self.instance.created_by = user
+        saved = self.save()
+        evaluate_soon(saved)
+        return saved
 
     def clean(self):
         cleaned = super().clean()

@@ -64,3 +64,24 @@ def budget_row(budget: Budget, muted_ids: set[int], history: int = 10) -> Budget
         muted=budget.pk in muted_ids,
         history=list(budget.alerts.all())[:history],
     )
+
+
+def acknowledge(alert: AlertEvent, user) -> bool:
+    """Acknowledge ``alert`` for everyone as ``user`` (who `can_acknowledge` it), once: the
+    budgets page and the API. The audit log records who did it. False if it already was."""
+    from auditlog.models import LogEntry
+    from django.utils import timezone
+
+    now = timezone.now()
+    done = AlertEvent.objects.filter(pk=alert.pk, acknowledged_at__isnull=True).update(
+        acknowledged_at=now, acknowledged_by=user
+    )
+    if done:
+        LogEntry.objects.log_create(
+            alert,
+            action=LogEntry.Action.UPDATE,
+            changes={"acknowledged_at": [None, now.isoformat()]},
+            actor=user,
+            force_log=True,
+        )
+    return bool(done)

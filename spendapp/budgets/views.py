@@ -11,14 +11,13 @@ from django.db.models import Count, Prefetch, Q
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from forecasting.runs.runway import runways
 from spendapp.budgets.forms import BudgetForm
 from spendapp.budgets.models import AlertEvent, Budget, Notification
-from spendapp.budgets.pages import budget_row
+from spendapp.budgets.pages import acknowledge, budget_row
 from spendapp.budgets.validation import known_scope_values
 from spendapp.core.roles import FINANCE, can_acknowledge, dashboard_view, role_required
 from spendapp.usage.credit_forms import CreditEntryForm, ExchangeRateForm
@@ -74,10 +73,7 @@ def _edit(request, budget: Budget | None):
     form = BudgetForm(request.POST or None, instance=budget)
     if request.method == "POST" and form.is_valid():
         creating = form.instance.pk is None
-        if creating:
-            form.instance.created_by = request.user
-        saved = form.save()
-        _evaluate_soon(saved)
+        saved = form.save_for(request.user)
         messages.success(request, f"Budget “{saved.name}” {'created' if creating else 'saved'}.")
         if not form.has_recipients():
             messages.warning(request, NO_RECIPIENTS)
@@ -95,14 +91,6 @@ def _edit(request, budget: Budget | None):
         ),
     }
     return render(request, "budgets/form.html", context, status=400 if form.errors else 200)
-
-
-def _evaluate_soon(budget: Budget) -> None:
-    from django.db import transaction
-
-    from spendapp.budgets.tasks import evaluate_budget
-
-    transaction.on_commit(lambda: evaluate_budget.apply_async((budget.pk,), expires=3600))
 
 
 @budget_editor
@@ -134,9 +122,7 @@ def alert_acknowledge(request, pk: int):
     alert = get_object_or_404(AlertEvent, pk=pk)
     if not can_acknowledge(request.user, alert):
         raise PermissionDenied("Acknowledging hides the alert for everyone; your role cannot.")
-    AlertEvent.objects.filter(pk=pk, acknowledged_at__isnull=True).update(
-        acknowledged_at=timezone.now(), acknowledged_by=request.user
-    )
+    acknowledge(alert, request.user)
     target = request.POST.get("next") or "/"
     if not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
         target = "/"

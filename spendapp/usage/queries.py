@@ -338,6 +338,8 @@ def spend_records(
     tier_book: TierBook | None = None,
     per_period: bool = True,
     keep: set[str | None] | None = None,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[SpendRecord]:
     """Totals per period and grouping, ordered by period then grouping values, as typed records
     (`spend_rows` has the field-by-field meaning). The aggregation runs in PostgreSQL; the
@@ -348,6 +350,7 @@ def spend_records(
     ``keep``: for a query with one grouping, the values to keep (None = not reported); the
     rows of every other value are summed into one record per period whose key is `OTHER`.
     Either option returns the records in no particular order.
+    ``limit`` / ``offset``: one page of the ordered records (the API's pagination).
     """
     rows = _base_rows(query, tier_book)
     # Aliased: an annotation may not share a name with a model field ("provider", "model").
@@ -392,6 +395,11 @@ def spend_records(
     # without ORDER BY, PostgreSQL may hash instead of sorting every input row.
     if keep is None and per_period:
         sql += " ORDER BY " + ", ".join(f'r."{name}"' for name in order)
+    if limit is not None:
+        if keep is not None or not per_period:
+            raise ValueError("limit: only for ordered records")
+        sql += " LIMIT %s OFFSET %s"
+        extra = [*extra, limit, offset]
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, *extra])
         at = {column.name: i for i, column in enumerate(cursor.description)}
@@ -471,7 +479,13 @@ def _period_text(value, hourly: bool) -> str:
     return value.isoformat()
 
 
-def spend_rows(query: SpendQuery, *, tier_book: TierBook | None = None) -> list[dict]:
+def spend_rows(
+    query: SpendQuery,
+    *,
+    tier_book: TierBook | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[dict]:
     """Totals per period and grouping, as JSON-ready dicts (money as decimal strings).
 
     Fields: ``date`` (period start: a day, a Monday, a month's first day, or an ISO hour),
@@ -484,9 +498,10 @@ def spend_rows(query: SpendQuery, *, tier_book: TierBook | None = None) -> list[
     of `NO_COST_CENTRE` is spend allocated to a team outside any department). ``tier`` is a
     tier name of `spendapp.usage.tiers` ("unknown" for models without a price).
     ``tier_book``: a `TierBook` to reuse (the page already loaded one).
+    ``limit`` / ``offset``: one page of the rows, in the same order.
     """
     result = []
-    for record in spend_records(query, tier_book=tier_book):
+    for record in spend_records(query, tier_book=tier_book, limit=limit, offset=offset):
         out = {"date": record.period}
         out.update(zip(query.by, record.keys, strict=True))
         out["input_tokens"] = record.input_tokens
@@ -499,6 +514,44 @@ def spend_rows(query: SpendQuery, *, tier_book: TierBook | None = None) -> list[
         out["spend"] = _decimal_text(record.spend)
         result.append(out)
     return result
+
+
+def parse_filters(items) -> dict[str, tuple[str, ...]]:
+    """``["provider=openai", "model=a,b", "model=c"]`` -> ``{"provider": ("openai",),
+    "model": ("a", "b", "c")}``; an empty value (``user=``) matches rows without that field.
+    The filter syntax of `manage.py spend --filter` and the API's ``filter`` parameter."""
+    filters: dict[str, list[str]] = {}
+    for item in items:
+        key, sep, values = item.partition("=")
+        if not sep or not key.strip():
+            raise QueryError(f"filter: expected FIELD=VALUE[,VALUE...], got {item[:80]!r}")
+        parts = [part.strip() for part in values.split(",")] if values else [""]
+        filters.setdefault(key.strip(), []).extend(parts)
+    return {key: tuple(dict.fromkeys(values)) for key, values in filters.items()}
+
+
+def _option_date(value: str, name: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise QueryError(f"{name}: expected YYYY-MM-DD, got {value[:40]!r}") from None
+
+
+def query_from_options(
+    today: date,
+    date_from: str | None = None,
+    date_to: str | None = None,
+    by: str = "",
+    granularity: str = "day",
+    filters=(),
+) -> SpendQuery:
+    """The query of `manage.py spend`'s options (and the API's parameters of the same names):
+    ``to`` defaults to ``today``, ``from`` to 30 days ending at ``to``; ``by`` is a
+    comma-separated list of groupings. Raises `QueryError` naming the option."""
+    end = _option_date(date_to, "to") if date_to else today
+    start = _option_date(date_from, "from") if date_from else end - timedelta(days=29)
+    groupings = tuple(part.strip() for part in (by or "").split(",") if part.strip())
+    return SpendQuery(start, end, groupings, granularity, parse_filters(filters))
 
 
 def dimension_values(query: SpendQuery, *, tier_book: TierBook | None = None) -> dict:

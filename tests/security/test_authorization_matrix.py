@@ -37,6 +37,13 @@ POST_ONLY = (302, 405, 405, 405, 405, 405)
 ALLOCATION_FORM = (302, 403, 200, 403, 403, 200)
 ROLE_THEN_POST_ONLY = (302, 403, 405, 405, 403, 405)  # the role is checked before the method
 ANY_USER = (302, 200, 200, 200, 200, 200)
+# The API (/api/v1/) authenticates by token only: a session, whoever's, is 401 (405 for a
+# method the URL does not have, checked first). Its own tests cover tokens x roles x scopes.
+TOKEN_ONLY = (401,) * 6
+NO_METHOD = (405,) * 6
+API_READ = (TOKEN_ONLY, NO_METHOD)  # GET only
+API_READ_WRITE = (TOKEN_ONLY, TOKEN_ONLY)  # GET and POST
+API_WRITE = (NO_METHOD, TOKEN_ONLY)  # POST only
 # name -> (GET statuses, POST statuses or None when the URL has no form)
 MATRIX: dict[str, tuple[tuple[int, ...], tuple[int, ...] | None]] = {
     "healthz": ((200,) * 6, (405,) * 6),
@@ -83,6 +90,33 @@ MATRIX: dict[str, tuple[tuple[int, ...], tuple[int, ...] | None]] = {
     "allocation_shared_edit": (FINANCE_ONLY, ALLOCATION_FORM),
     "allocation_recompute": (ROLE_THEN_POST_ONLY, FINANCE_ACTION),
     "allocation_chargeback": (DASHBOARD, None),
+    # The schema: for the docs page (a dashboard role's session) or a token; 401 JSON else.
+    "api_openapi": ((401, 401, 200, 200, 401, 200), NO_METHOD),
+    "api_docs": (DASHBOARD, None),
+    # Your own tokens; a POST without fields is the form with its error (400).
+    "api_tokens": (DASHBOARD, (302, 403, 400, 400, 403, 400)),
+    "api_token_revoke": (POST_ONLY, DASHBOARD_ACTION),
+    "api_spend": API_READ,
+    "api_export_spend": API_READ,
+    "api_export_focus": API_READ,
+    "api_forecast_month": API_READ,
+    "api_forecast_runs": API_READ,
+    "api_forecast_run": API_READ,
+    "api_budgets": API_READ_WRITE,
+    "api_budget": API_READ,  # GET, PUT, DELETE
+    "api_alerts": API_READ,
+    "api_alert_acknowledge": API_WRITE,
+    "api_provider_accounts": API_READ,
+    "api_sync_runs": API_READ,
+    "api_freshness": API_READ,
+    "api_teams": API_READ_WRITE,
+    "api_rules": API_READ_WRITE,
+    "api_rule": (NO_METHOD, NO_METHOD),  # PUT, DELETE
+    "api_chargeback": API_READ,
+    "api_scenarios": API_READ_WRITE,
+    "api_scenario_presets": API_READ,
+    "api_scenario_run": API_WRITE,
+    "api_scenario": (NO_METHOD, NO_METHOD),  # DELETE
 }
 
 
@@ -156,6 +190,12 @@ def _path(name: str, objects: dict) -> str:
         "allocation_rule_edit": {"pk": objects["rule"].pk},
         "allocation_rule_delete": {"pk": objects["rule"].pk},
         "allocation_shared_edit": {"pk": objects["shared"].pk},
+        "api_token_revoke": {"pk": 1},
+        "api_forecast_run": {"run_id": 1},
+        "api_budget": {"budget_id": objects["budget"].pk},
+        "api_alert_acknowledge": {"alert_id": objects["alert"].pk},
+        "api_rule": {"rule_id": objects["rule"].pk},
+        "api_scenario": {"slug": objects["scenario"].slug},
     }.get(name, {})
     return reverse(name, kwargs=kwargs)
 
@@ -176,6 +216,8 @@ def test_the_matrix(client, cast, objects, name, method, who, expected):
     path = _path(name, objects)
     response = client.get(path) if method == "GET" else client.post(path, {"submitted": "1"})
     assert response.status_code == expected, f"{method} {path} as {who}: {response.status_code}"
+    if expected == 401:
+        assert response.json()["errors"][0]["field"] == "Authorization"
     if expected == 302 and who == "anonymous" and name not in ("logout",):
         assert response["Location"].startswith("/accounts/login/")
 
