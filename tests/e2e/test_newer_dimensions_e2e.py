@@ -44,8 +44,7 @@ def test_newer_dimensions_and_claude_code_sync_exactly_and_idempotently(workers)
 
         reruns = _sync_all(workers, accounts)
         assert [(r.outcome, r.rows_inserted, r.rows_updated, r.rows_deleted) for r in reruns] == [
-            ("success", 0, 0, 0),
-            ("success", 0, 0, 0),
-        ]
+            ("success", 0, 0, 0)
+        ] * len(accounts)
         assert ClaudeCodeUsage.objects.count() == claude_code
         assert_matches_truth(fake)

@@ -74,7 +74,7 @@ def test_without_combination_the_lowest_mase_wins():
 
 def test_a_forecast_names_its_method_in_plain_words():
     index = pd.date_range("2024-01-01", periods=200, freq="D")
-    values = 100 + 20 * (index.dayofweek < 5) + np.random.default_rng(4).normal(0, 5, 200)
+    values = 100 + 20 * (index.day_of_week < 5) + np.random.default_rng(4).normal(0, 5, 200)
     fc = forecast(pd.Series(values, index=index), horizon=14)
     words = describe_model(fc.model)
     assert words and "(" not in words.split(",")[0]

@@ -71,7 +71,11 @@ def test_a_focus_import_with_an_edge_date_or_a_nul_byte_is_a_row_error(cells, me
     assert not CostLineItem.objects.exists()
 
 
-def test_the_largest_allowed_numbers_together_give_a_clear_400_not_a_500(finance):
+def test_the_largest_allowed_numbers_together_give_a_clear_400_not_a_500(
+    finance, scenario_baseline
+):
+    # With the day's baseline stored, the scenario is priced (without one the page answers
+    # "not computed yet" before any pricing, and the overflow could not show).
     # Each number is within its range; compounded together they overflow Decimal's 28 digits.
     worst = [
         {"type": "growth", "monthly": 1},
