@@ -245,7 +245,12 @@ def scenario_spend(demand, prices: Mapping, spec: dict) -> dict[str, pd.Series]:
 
 
 def run_scenario(
-    demand, prices: Mapping, spec: dict, *, migration_cost: float | None = None
+    demand,
+    prices: Mapping,
+    spec: dict,
+    *,
+    migration_cost: float | None = None,
+    baseline: pd.Series | None = None,
 ) -> ScenarioResult:
     """Price a scenario on baseline demand and compare it with the baseline.
 
@@ -260,6 +265,9 @@ def run_scenario(
         Scenario spec (see `forecasting.scenario_spec`).
     migration_cost : float, optional
         One-off cost of the migration, for the break-even month.
+    baseline : pandas.Series, optional
+        The baseline's monthly spend when the caller has priced it already (several
+        scenarios on one baseline); by default it is priced here.
 
     Returns
     -------
@@ -267,8 +275,12 @@ def run_scenario(
     """
     spec = validate_spec(spec)
     frames = _normalise_demand(demand)
-    baseline = _monthly(_priced(frames["mean"], prices, {**spec, "transforms": []}))
     priced = _priced(frames["mean"], prices, spec)
+    if baseline is None:
+        untouched = not spec["transforms"]
+        baseline = _monthly(
+            priced if untouched else _priced(frames["mean"], prices, {**spec, "transforms": []})
+        )
     spend = {"spend": _monthly(priced)}
     for bound in ("lower", "upper"):
         spend[bound] = _monthly(_priced(frames[bound], prices, spec))
@@ -297,11 +309,12 @@ def run_scenario(
         baseline_total=base_total,
         savings=base_total - total,
         savings_pct=float((base_total - total) / base_total * 100) if base_total else 0.0,
-        break_even=_break_even(monthly["savings"], migration_cost),
+        break_even=break_even_month(monthly["savings"], migration_cost),
     )
 
 
-def _break_even(savings: pd.Series, cost: float | None) -> pd.Period | None:
+def break_even_month(savings: pd.Series, cost: float | None) -> pd.Period | None:
+    """The first month whose cumulative ``savings`` (monthly, in money) cover ``cost``."""
     if cost is None:
         return None
     cumulative = savings.cumsum()

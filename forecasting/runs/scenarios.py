@@ -53,7 +53,7 @@ from forecasting.runs.history import (
     spend_history,
 )
 from forecasting.runs.models import DemandBaseline, Scenario
-from forecasting.scenarios import apply_scenario, goal_seek
+from forecasting.scenarios import apply_scenario, break_even_month, goal_seek
 from spendapp.usage.calendar import data_today, period_containing
 from spendapp.usage.calibration import current_ratios
 from spendapp.usage.models import DailyModelSpend, HourlySpend, PriceOverride
@@ -604,10 +604,6 @@ def _with_actuals(
     ]
     total = sum(monthly["spend"], Decimal(0))
     base_total = sum(monthly["baseline"], Decimal(0))
-    break_even = None
-    if migration_cost is not None:
-        reached = monthly["savings"].cumsum() >= to_cents(migration_cost)
-        break_even = reached[reached].index[0] if reached.any() else None
     return replace(
         result,
         monthly=monthly,
@@ -616,7 +612,7 @@ def _with_actuals(
         baseline_total=base_total,
         savings=base_total - total,
         savings_pct=float((base_total - total) / base_total * 100) if base_total else 0.0,
-        break_even=break_even,
+        break_even=break_even_month(monthly["savings"], migration_cost),
     )
 
 
@@ -646,7 +642,9 @@ def scenario_results(
     base = _with_actuals(run_scenario(inputs.demand, inputs.prices, BASELINE_SPEC), inputs)
     results = [base]
     for spec in validated:
-        result = run_scenario(inputs.demand, inputs.prices_for(spec), spec)
+        result = run_scenario(
+            inputs.demand, inputs.prices_for(spec), spec, baseline=base.monthly["spend"]
+        )
         results.append(_with_actuals(result, inputs, base.monthly["spend"], cost))
     return results
 

@@ -262,11 +262,17 @@ def line(
 
 
 def empty_figure(y_format: str = "money") -> go.Figure:
-    fig = go.Figure()
-    _layout(fig, y_format=y_format)
-    return fig
+    """A figure with the house layout, for builders that add traces to it. The layout comes
+    from `_checked_layout` (validated once per kind of chart); the figure does not validate
+    it again: plotly.py's validation of a layout update took ~20 ms per chart."""
+    return go.Figure(
+        {"layout": copy.deepcopy(_checked_layout(y_format, "", False))}, _validate=False
+    )
 
 
 def finish(fig: go.Figure, *, y_format: str, y_title: str = "", stacked: bool = False):
-    _layout(fig, y_format=y_format, y_title=y_title, stacked=stacked)
+    """The house layout with this chart's axis format and title (see `empty_figure`)."""
+    layout = copy.deepcopy(_checked_layout(y_format, y_title, stacked))
+    layout.setdefault("barmode", None)  # a stacked layout's barmode does not linger
+    fig.update_layout(layout)
     return fig

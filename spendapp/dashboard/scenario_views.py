@@ -221,8 +221,9 @@ def _savings_figure(compared) -> dict:
             marker={"color": _color(i)},
             hovertemplate="%{fullData.name}: $%{y:,.0f}<extra></extra>",
         )
-    fig.update_layout(barmode="group")
-    return charts.finish(fig, y_format="money", y_title="Savings per month").to_dict()
+    charts.finish(fig, y_format="money", y_title="Savings per month")
+    fig.update_layout(barmode="group")  # side by side, one bar per scenario and month
+    return fig.to_dict()
 
 
 def _preset_choices(presets: dict, keys, priced: bool = True) -> list[dict]:
