@@ -1037,15 +1037,22 @@ class Variant:
 API_P95_FACTOR = 1.2
 
 
+API_WHOLE = "api /spend, whole answer:"
+
+
 def api_variants(variants: list[Variant]) -> list[Variant]:
-    """``GET /api/v1/spend`` with each explorer variant's options (one page of up to 10,000
-    rows: every row of these views), sent with a Finance token."""
+    """``GET /api/v1/spend`` with each explorer variant's options, sent with a Finance token:
+    first as a client's request is (the default page, 1,000 rows: the target compares these
+    with the explorer), then the whole answer in one page (``limit=10000``, every row of these
+    views), reported beside them. The explorer folds a year by API key into 12 series; the API
+    returns every (day, key) row, so its whole answer is a different amount of work."""
     from spendapp.api import tokens
 
     tokens.RATE_LIMIT = 10**9  # the benchmark measures speed, not the rate limit
     user = _bench_user()
     _, raw = tokens.create_token(user, "benchmark", ["read"], 7)
-    out = []
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
+    out, whole = [], []
     for v in variants:
         if v.path != "/explorer/":
             continue
@@ -1055,17 +1062,21 @@ def api_variants(variants: list[Variant]) -> list[Variant]:
             "by": v.params.get("by", ""),
             "granularity": v.params.get("granularity", "day"),
             "filter": [f"{key}={','.join(values)}" for key, values in v.filters],
-            "limit": 10_000,
         }
         out.append(
             Variant(
-                v.name.replace("explorer:", "api /spend:"),
-                "/api/v1/spend",
-                params,
-                headers={"HTTP_AUTHORIZATION": f"Bearer {raw}"},
+                v.name.replace("explorer:", "api /spend:"), "/api/v1/spend", params, headers=headers
             )
         )
-    return out
+        whole.append(
+            Variant(
+                v.name.replace("explorer:", API_WHOLE),
+                "/api/v1/spend",
+                {**params, "limit": 10_000},
+                headers=headers,
+            )
+        )
+    return out + whole
 
 
 def _bench_user():
@@ -1500,6 +1511,15 @@ def targets(fig: dict) -> dict:
             "target": f"<= {TARGET_P95_MS:.0f} ms",
             "pass": v["p95_ms"] <= TARGET_P95_MS,
         }
+    for name, ratio in fig.get("api_vs_explorer_p95", {}).items():
+        if name.startswith(API_WHOLE):
+            continue  # reported in the table, not a target
+        explorer = name.replace("api /spend:", "explorer:")
+        out[f"p95 {name}"] = {
+            "measured": f"{fig['api'][name]['p95_ms']:.1f} ms = {ratio:.2f}x {explorer}",
+            "target": f"<= {API_P95_FACTOR:.1f}x the explorer's",
+            "pass": ratio <= API_P95_FACTOR,
+        }
     for name, r in fig["raw"].items():
         out[f"vs raw {name}"] = {
             "measured": f"{r['speedup']:.1f}x"
@@ -1595,7 +1615,7 @@ def report(fig: dict) -> list[tuple[str, bool]]:
         f"{'server time per request (ms)':<44} {'p50':>7} {'p95':>7} {'max':>7} {'SQL':>7} "
         f"{'qs':>4} {'cpu py':>7} {'cpu pg':>7} {'HTML KB':>8}"
     )
-    for name, v in fig["views"].items():
+    for name, v in {**fig["views"], **fig.get("api", {})}.items():
         pgcpu = "-" if v["backend_cpu_ms_mean"] is None else f"{v['backend_cpu_ms_mean']:.1f}"
         print(
             f"{name:<44} {v['p50_ms']:>7.1f} {v['p95_ms']:>7.1f} {v['max_ms']:>7.1f} "
@@ -1605,7 +1625,7 @@ def report(fig: dict) -> list[tuple[str, bool]]:
     print(
         f"({fig['requests']} requests per view after {fig['warmup']} warm-up, round-robin; SQL = "
         "median time inside SQL; cpu py = this process (getrusage), cpu pg = its backend "
-        "(/proc), means)"
+        "(/proc), means; HTML KB = the JSON for the API rows)"
     )
     print("-" * 110)
     print(
@@ -1763,13 +1783,19 @@ def main(argv: list[str] | None = None) -> int:
         fig["api"] = measure_views(client, apis, args.requests, args.warmup, clock)
         fig["api_vs_explorer_p95"] = {
             a.name: fig["api"][a.name]["p95_ms"]
-            / fig["views"][a.name.replace("api /spend:", "explorer:")]["p95_ms"]
+            / fig["views"][
+                a.name.replace(API_WHOLE, "explorer:").replace("api /spend:", "explorer:")
+            ]["p95_ms"]
             for a in apis
         }
         for name, ratio in fig["api_vs_explorer_p95"].items():
-            verdict = "ok" if ratio <= API_P95_FACTOR else f"OVER {API_P95_FACTOR:.1f}x"
+            if name.startswith(API_WHOLE):
+                verdict = "for information"
+            else:
+                verdict = "ok" if ratio <= API_P95_FACTOR else f"OVER {API_P95_FACTOR:.1f}x"
             print(
-                f"  {name}: p95 {fig['api'][name]['p95_ms']:.0f} ms = {ratio:.2f} x the "
+                f"  {name}: p95 {fig['api'][name]['p95_ms']:.0f} ms, "
+                f"{fig['api'][name]['html_bytes'] / 1024:.0f} KB = {ratio:.2f} x the "
                 f"explorer's ({verdict})",
                 flush=True,
             )
