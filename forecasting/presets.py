@@ -34,9 +34,14 @@ def _blended(prices: Mapping, model: str) -> float:
 
 
 def _cheapest(prices: Mapping, tier: str) -> str:
-    models = [m for m, p in prices.items() if p.get("tier") == tier]
+    """The cheapest model of ``tier`` that can take chat and agent work: one with a price per
+    output token. Embedding and moderation models (input only, output priced 0) are often the
+    cheapest of the small tier, but cannot answer a prompt."""
+    models = [
+        m for m, p in prices.items() if p.get("tier") == tier and float(p.get("output", 0)) > 0
+    ]
     if not models:
-        raise ScenarioError(f"prices: no model of tier {tier!r} for the preset")
+        raise ScenarioError(f"prices: no generative model of tier {tier!r} for the preset")
     return min(models, key=lambda m: _blended(prices, m))
 
 

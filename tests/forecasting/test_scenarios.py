@@ -67,6 +67,17 @@ def test_80_20_preset_saves_about_79_percent_at_full_ramp():
     assert res.monthly.iloc[0]["savings_pct"] < 5
 
 
+def test_80_20_moves_work_to_a_model_that_can_answer_not_to_an_embedding_model():
+    # An embedding model is the cheapest of the small tier (input only, output priced 0),
+    # but frontier chat traffic cannot move to it.
+    embedding = {"input": 2e-8, "cached_input": 0.0, "output": 0.0, "tier": "small"}
+    prices = {**PRICES, "text-embedding-3-small": embedding}
+    preset = preset_80_20(prices)
+    assert preset["transforms"][0]["to"] == "tiny"
+    with pytest.raises(ScenarioError, match="no generative model of tier 'small'"):
+        preset_80_20({"frontier": PRICES["frontier"], "text-embedding-3-small": embedding})
+
+
 def test_linear_ramp_halfway_gives_half_the_effect():
     res = run_scenario(
         flat_demand(),
