@@ -110,7 +110,7 @@ def _select(frame: pd.DataFrame, selector: Mapping | None, tiers: Mapping) -> np
         return np.ones(len(frame), dtype=bool)
     ((key, name),) = selector.items()
     if key == "tier":
-        return frame["model"].map(tiers).eq(name).to_numpy()
+        return _by_model(frame, tiers) == name
     return frame[key].eq(name).to_numpy()
 
 
@@ -140,8 +140,9 @@ def _apply(frame: pd.DataFrame, t: dict, tiers: Mapping, first) -> pd.DataFrame:
             keep = 1.0 - r
         out = frame.copy()
         out.loc[mask, measures] = out.loc[mask, measures].to_numpy() * keep[mask][:, None]
-        merged = pd.concat([out, *parts], ignore_index=True)
-        return merged.groupby(ROW_KEYS, as_index=False, sort=True)[measures].sum()
+        # The moved rows are appended, not merged into the target model's rows: pricing and
+        # the linear transforms give the same money either way (`_merged` runs where not).
+        return pd.concat([out, *parts], ignore_index=True)
     out = frame.copy()
     mask = _select(frame, t.get("where"), tiers)
     if kind == "growth":
@@ -165,35 +166,76 @@ def _apply(frame: pd.DataFrame, t: dict, tiers: Mapping, first) -> pd.DataFrame:
     return out
 
 
+def _by_model(frame: pd.DataFrame, values: Mapping) -> np.ndarray:
+    """``values[model]`` for each row (one lookup per model, not per row)."""
+    codes, models = pd.factorize(frame["model"])
+    return np.asarray([values[m] for m in models], dtype=object)[codes]
+
+
+def _tier_column(frame: pd.DataFrame, tiers: Mapping) -> pd.Categorical:
+    """Each row's tier, as a categorical with the tier names in sorted order."""
+    codes, models = pd.factorize(frame["model"])
+    tier_codes, names = pd.factorize(
+        np.asarray([tiers[m] for m in models], dtype=object), sort=True
+    )
+    return pd.Categorical.from_codes(tier_codes[codes], categories=names.astype(str))
+
+
 def _daily_spend(frame: pd.DataFrame, prices: Mapping, changes: list[dict], first) -> np.ndarray:
-    spend = np.zeros(len(frame))
-    for model, idx in frame.groupby("model").indices.items():
-        coef = unit_prices(prices, model)
-        table = {k: float(v) for k, v in prices[model].items() if k != "tier"}
-        rows = frame.iloc[idx]
-        factors = {m: np.full(len(rows), c) for m, c in coef.items()}
-        for change in (c for c in changes if c["model"] == model):
-            active = ramp(rows["date"], {**change, "ramp": "step"}, first) > 0
+    codes, models = pd.factorize(frame["model"])
+    measures = list(MEASURES)
+    # Unit price of each measure for each row: a (models x measures) table indexed by code.
+    coefs = np.array([[unit_prices(prices, model)[m] for m in measures] for model in models])
+    per_row = coefs.reshape(len(models), len(measures))[codes]
+    for k, model in enumerate(models):
+        mine = [c for c in changes if c["model"] == model]
+        if not mine:
+            continue
+        idx = np.flatnonzero(codes == k)
+        dates = frame["date"].iloc[idx]
+        table = {key: float(v) for key, v in prices[model].items() if key != "tier"}
+        factors = per_row[idx]
+        for change in mine:
             if "prices" in change:
+                active = ramp(dates, {**change, "ramp": "step"}, first) > 0
                 new = unit_prices({model: {**table, **change["prices"]}}, model)
-                for m in factors:
-                    factors[m] = np.where(active, new[m], factors[m])
+                factors = np.where(active[:, None], [new[m] for m in measures], factors)
             if "monthly_change" in change:
                 start = pd.Timestamp(change.get("start") or first)
-                months = np.clip(
-                    (rows["date"] - start).dt.days.to_numpy() / DAYS_PER_MONTH, 0, None
-                )
-                for m in factors:
-                    factors[m] = factors[m] * (1.0 + change["monthly_change"]) ** months
-        spend[idx] = sum(rows[m].to_numpy() * factors[m] for m in MEASURES)
+                months = np.clip((dates - start).dt.days.to_numpy() / DAYS_PER_MONTH, 0, None)
+                factors = factors * ((1.0 + change["monthly_change"]) ** months)[:, None]
+        per_row[idx] = factors
+    values = frame[measures].to_numpy()
+    spend = np.zeros(len(frame))
+    for j in range(len(measures)):
+        spend += values[:, j] * per_row[:, j]
     return spend
 
 
-def apply_scenario(demand: pd.DataFrame, prices: Mapping, spec: dict) -> pd.DataFrame:
-    """Transformed demand with a ``spend`` column and the ``tier`` of each row."""
+def apply_scenario(
+    demand: pd.DataFrame, prices: Mapping, spec: dict, *, one_row_per_key: bool = True
+) -> pd.DataFrame:
+    """Transformed demand with a ``spend`` column and the ``tier`` of each row.
+
+    One row per (date, model, project) unless ``one_row_per_key=False``: then traffic moved
+    to a model may sit in rows of its own beside that model's rows (the same sums, faster
+    for callers that only add up)."""
     spec = validate_spec(spec)
     frame = _normalise_demand(demand)["mean"]
-    return _priced(frame, prices, spec)
+    priced = _priced(frame, prices, spec)
+    if not one_row_per_key or not priced.duplicated(ROW_KEYS).any():
+        return priced
+    merged = _merged(priced, [*MEASURES, "spend"])
+    return merged.assign(tier=_tier_column(merged, _tiers(prices, merged["model"].unique())))
+
+
+def _merged(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """One row per (date, model, project), ``columns`` summed."""
+    return frame.groupby(ROW_KEYS, as_index=False, sort=True)[columns].sum()
+
+
+# Moved rows sit beside the rows they join (see `_apply`) until the frame has grown this much.
+_MERGE_GROWTH = 3
 
 
 def _priced(frame: pd.DataFrame, prices: Mapping, spec: dict) -> pd.DataFrame:
@@ -204,12 +246,17 @@ def _priced(frame: pd.DataFrame, prices: Mapping, spec: dict) -> pd.DataFrame:
             if key in t:
                 _tiers(prices, [t[key]])
     tiers = _tiers(prices, frame["model"].unique())
+    rows = len(frame)
     for t in spec["transforms"]:
-        if t["type"] != "price_change":
-            frame = _apply(frame, t, {**tiers, **_tiers(prices, frame["model"].unique())}, first)
+        if t["type"] == "price_change":
+            continue
+        # A cache-hit target is not linear in the rows (a max per row): it needs them merged.
+        if len(frame) > rows and (t["type"] == "cache_hit" or len(frame) > _MERGE_GROWTH * rows):
+            frame = _merged(frame, list(MEASURES))
+        frame = _apply(frame, t, {**tiers, **_tiers(prices, frame["model"].unique())}, first)
     tiers = _tiers(prices, frame["model"].unique())
     return frame.assign(
-        tier=frame["model"].map(tiers), spend=_daily_spend(frame, prices, changes, first)
+        tier=_tier_column(frame, tiers), spend=_daily_spend(frame, prices, changes, first)
     )
 
 

@@ -539,7 +539,7 @@ def scenario_inputs(
     if demand["mean"].empty:
         raise BaselineNotReady("the stored demand forecast does not reach the horizon")
     rows = price_rows(as_of, baseline.hourly_profile or None)
-    missing = set(demand["mean"]["model"]) - set(rows)
+    missing = set(demand["mean"]["model"].unique()) - set(rows)
     if missing:  # a model whose price was removed since the fit
         demand = {b: f[~f["model"].isin(missing)].reset_index(drop=True) for b, f in demand.items()}
     prices = price_table(rows=rows)
@@ -693,7 +693,9 @@ def what_moved(inputs: ScenarioInputs, spec: dict) -> dict[str, list[dict]]:
     spend before (the baseline) and after the scenario, largest change in spend first."""
     spec = validate_spec(spec)
     before = _baseline_priced(inputs)
-    after = apply_scenario(inputs.demand["mean"], inputs.prices_for(spec), spec)
+    after = apply_scenario(
+        inputs.demand["mean"], inputs.prices_for(spec), spec, one_row_per_key=False
+    )
     out = {}
     for key in ("tier", "model"):
         joined = (
