@@ -86,6 +86,7 @@ from .clouds import Clouds
 from .faults import PROVIDERS, FaultSpecError, parse_spec
 from .org import Organisation
 from .server import (
+    DEFAULT_ANTHROPIC_ANALYTICS_KEY,
     DEFAULT_ANTHROPIC_KEY,
     DEFAULT_OPENAI_KEY,
     EXTRA_FAKES,
@@ -94,6 +95,7 @@ from .server import (
 )
 
 __all__ = [
+    "DEFAULT_ANTHROPIC_ANALYTICS_KEY",
     "DEFAULT_ANTHROPIC_KEY",
     "DEFAULT_OPENAI_KEY",
     "FakeProviderServer",
