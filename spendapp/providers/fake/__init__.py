@@ -8,6 +8,11 @@ examples are in tests/fixtures/provider-examples/). One server, two base URLs::
     OpenAI     http://HOST:PORT/openai/v1    (Authorization: Bearer sk-admin-...)
     Anthropic  http://HOST:PORT/anthropic    (x-api-key: sk-ant-admin01-..., anthropic-version)
 
+Anthropic's Usage and Cost Analytics API (``/v1/organizations/analytics/usage`` and ``/cost``,
+endpoint names ``anthropic.analytics.usage``/``.cost``) answers the admin key
+``DEFAULT_ANTHROPIC_ANALYTICS_KEY`` only (403 to ``DEFAULT_ANTHROPIC_KEY``; 404 to every key
+with ``refuse_analytics=True`` / ``--refuse-analytics``); see ``fake/analytics.py``.
+
 Python::
 
     from spendapp.providers.fake import FakeProviderServer, truth
