@@ -4,6 +4,8 @@
 class ProviderError(Exception):
     """Base class. ``str(error)`` is safe to show and to log: it never holds the key."""
 
+    status: int | None = None  # the HTTP status of the answer that caused it, if any
+
 
 class ProviderAuthError(ProviderError):
     """401/403: the key is wrong, revoked or lacks permission. Do not retry until it changes."""

@@ -281,6 +281,9 @@ class SyncRun(models.Model):
     range_start = models.DateTimeField(null=True, blank=True)
     range_end = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
+    # Something the sync did differently from the usual without failing, one per line (e.g.
+    # Anthropic's analytics API refused, so the legacy reports were read). Never holds a key.
+    warnings = models.TextField(blank=True, default="")
     trigger = models.CharField(max_length=20, default="schedule")
 
     class Meta:

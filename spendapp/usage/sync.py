@@ -166,6 +166,7 @@ class _SyncJob:
         account = self.account
         try:
             with open_connector(account) as conn:
+                self._prepare(conn)
                 self._refresh_names(conn)
                 for spec in conn.endpoints():
                     self._sync_endpoint(conn, spec)
@@ -181,6 +182,14 @@ class _SyncJob:
         else:
             outcome = SyncRun.Outcome.PARTIAL if self.committed else SyncRun.Outcome.FAILED
             self._finish(outcome, "\n".join(self.errors))
+
+    def _prepare(self, conn) -> None:
+        """The connector's once-per-sync preparation (Anthropic: may the key read the analytics
+        API?); its warnings are kept on the run, which can still succeed."""
+        warnings = conn.prepare()
+        if warnings:
+            self.run.warnings = "\n".join(warnings)
+            self.run.save(update_fields=["warnings"])
 
     def _refresh_names(self, conn) -> None:
         """Display names are one step: if their endpoint fails (other than a rejected key),

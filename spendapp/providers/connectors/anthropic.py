@@ -17,6 +17,16 @@ rows carry ``cost_type`` (tokens, web_search, code_execution, session_usage), th
 use the bracket form (``group_by[]=model``). Headers: ``x-api-key`` and
 ``anthropic-version: 2023-06-01``.
 
+Usage and Cost Analytics API (beta since 2026-10-29, header
+``anthropic-beta: analytics-usage-cost-2026-08-24``): ``/v1/organizations/analytics/usage``
+and ``/v1/organizations/analytics/cost``. :meth:`AnthropicConnector.prepare` probes it once per
+sync; a key that can read it syncs ``anthropic.messages`` and ``anthropic.cost_report`` from
+it (same endpoint names, windows and record shape, so switching never double-counts), with the
+``actor`` behind each request kept as ``user_id`` (a user) or ``service_account_id`` (a service
+account). A 401/403/404 to the probe keeps the legacy reports above and returns a warning for
+the sync run. Its rows are flat (``starting_at``/``ending_at``/``group``/``usage`` or
+``cost``), paged by rows with ``limit``/``page``/``next_page``.
+
 Money: the cost report's ``amount`` is a decimal string in **cents**; it becomes dollars with
 ``Decimal(amount) / 100`` at full precision (never a float). Because we always group by
 workspace, ``workspace_id: null`` means the default workspace and becomes
@@ -25,11 +35,13 @@ workspace, ``workspace_id: null`` means the default workspace and becomes
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import logging
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, localcontext
 from typing import Any
 
-from spendapp.providers.errors import MalformedResponse
+from spendapp.providers.errors import MalformedResponse, ProviderError
 from spendapp.providers.records import (
     DEFAULT_WORKSPACE_ID,
     ClaudeCodeRecord,
@@ -48,6 +60,7 @@ from .base import (
     optional_object,
     require,
     rfc3339,
+    show,
     utc_from_rfc3339,
 )
 from .http import HttpClient
@@ -81,6 +94,40 @@ TOKEN_TYPES = {
     "output_tokens": "output",
 }
 
+# The Usage and Cost Analytics API (see the module docstring and docs/providers/anthropic.md).
+ANALYTICS_BETA = "analytics-usage-cost-2026-08-24"
+ANALYTICS_USAGE_PATH = "organizations/analytics/usage"
+ANALYTICS_COST_PATH = "organizations/analytics/cost"
+ANALYTICS_LIMIT = 1000  # rows per page, the documented maximum
+# What the probe's answer means "this key cannot read it": unauthorised, forbidden, or an
+# organisation/edition without the endpoint.
+ANALYTICS_REFUSED = (401, 403, 404)
+ANALYTICS_USAGE_GROUP_BY = (
+    "workspace_id",
+    "api_key_id",
+    "actor_type",
+    "actor",
+    "model",
+    "service_tier",
+    "context_window",
+    "inference_geo",
+    "speed",
+)
+ANALYTICS_COST_GROUP_BY = (
+    "workspace_id",
+    "model",
+    "cost_type",
+    "token_type",
+    "service_tier",
+    "context_window",
+    "inference_geo",
+    "speed",
+)
+ACTOR_USER = "user"
+ACTOR_SERVICE_ACCOUNT = "service_account"
+
+log = logging.getLogger(__name__)
+
 DEFAULT_WORKSPACE_NAME = "Default workspace"
 CLAUDE_CODE_ENDPOINT = "anthropic.claude_code"
 CLAUDE_CODE_LIMIT = 1000  # records per page, the maximum
@@ -110,12 +157,53 @@ class AnthropicConnector(Connector):
     ):
         super().__init__(base_url, api_key, client=client)
         self.newer_groupings = newer_groupings
+        # True once prepare() found that the key reads the Usage and Cost Analytics API.
+        self.analytics = False
 
     def _auth_headers(self) -> dict[str, str]:
         headers = {"x-api-key": self._api_key.reveal(), "anthropic-version": ANTHROPIC_VERSION}
+        betas = [ANALYTICS_BETA] if self.analytics else []
         if self.newer_groupings:
-            headers["anthropic-beta"] = FAST_MODE_BETA
+            betas.append(FAST_MODE_BETA)
+        if betas:
+            headers["anthropic-beta"] = ",".join(betas)
         return headers
+
+    # -- the analytics probe ----------------------------------------------------------------------
+
+    def prepare(self) -> list[str]:
+        """Probe the Usage and Cost Analytics API once: one row of the last hour's usage.
+
+        200: usage and costs come from it for this sync. 401/403/404: the legacy reports, and a
+        warning naming the status (never the key). Any other failure (the API down after every
+        retry, a malformed answer): the legacy reports this time, with a warning; both report
+        the same spend, so nothing is lost.
+        """
+        self.analytics = True  # the probe itself needs the beta header
+        end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+        params = [
+            ("starting_at", rfc3339(end - timedelta(hours=1))),
+            ("ending_at", rfc3339(end)),
+            ("time_bucket_width", "1h"),
+            ("limit", "1"),
+        ]
+        try:
+            with self._scrubbed_errors():
+                body = self._get(self._url(ANALYTICS_USAGE_PATH), params)
+                self._parse_analytics(self.endpoint("anthropic.messages"), body)
+        except ProviderError as exc:
+            self.analytics = False
+            if exc.status in ANALYTICS_REFUSED:
+                reason = f"the key cannot read it (HTTP {exc.status})"
+            else:
+                reason = f"the probe failed ({exc})"
+            warning = (
+                f"Anthropic Usage and Cost Analytics API not used: {reason}; usage and costs "
+                f"were read from the legacy Admin usage_report/cost_report."
+            )
+            log.warning("%s", warning)
+            return [warning]
+        return []
 
     # -- endpoints ------------------------------------------------------------------------------
 
@@ -129,6 +217,8 @@ class AnthropicConnector(Connector):
         ]
 
     def _path(self, spec: EndpointSpec) -> str:
+        if self.analytics and spec.kind in ("usage", "cost"):
+            return ANALYTICS_COST_PATH if spec.kind == "cost" else ANALYTICS_USAGE_PATH
         if spec.kind == "cost":
             return "organizations/cost_report"
         if spec.kind == "activity":
@@ -140,6 +230,15 @@ class AnthropicConnector(Connector):
     ) -> list[tuple[str, str]]:
         if spec.kind == "activity":  # one UTC day per request, records (not buckets) per page
             return [("starting_at", start.date().isoformat()), ("limit", str(CLAUDE_CODE_LIMIT))]
+        if self.analytics:
+            group_by = ANALYTICS_COST_GROUP_BY if spec.kind == "cost" else ANALYTICS_USAGE_GROUP_BY
+            return [
+                ("starting_at", rfc3339(start)),
+                ("ending_at", rfc3339(end)),
+                ("time_bucket_width", spec.bucket_width),
+                *(("group_by[]", g) for g in group_by),
+                ("limit", str(ANALYTICS_LIMIT)),
+            ]
         params = [
             ("starting_at", rfc3339(start)),
             ("ending_at", rfc3339(end)),
@@ -158,17 +257,9 @@ class AnthropicConnector(Connector):
     # -- parsing --------------------------------------------------------------------------------
 
     def parse_page(self, spec: EndpointSpec, body: Any) -> Page:
-        if not isinstance(body, dict):
-            raise MalformedResponse(f"expected a JSON object, got {type(body).__name__}")
-        data = require(body, "data", list)
-        has_more = require(body, "has_more", bool)
-        if "next_page" not in body:
-            raise MalformedResponse("required field is missing", field="next_page")
-        next_page = body["next_page"]
-        if next_page is not None and not isinstance(next_page, str):
-            raise MalformedResponse(
-                f"expected a string or null, got {type(next_page).__name__}", field="next_page"
-            )
+        if self.analytics and spec.kind in ("usage", "cost"):
+            return self._parse_analytics(spec, body)
+        data, has_more, next_page = _envelope(body)
         if spec.kind == "activity":
             records = [claude_code_record(spec, item, f"data[{i}]") for i, item in enumerate(data)]
             return Page(records=records, has_more=has_more, next_page=next_page)
@@ -192,6 +283,42 @@ class AnthropicConnector(Connector):
                     records.append(self._usage(spec, result, start, end, rwhere))
         return Page(records=records, has_more=has_more, next_page=next_page)
 
+    def _parse_analytics(self, spec: EndpointSpec, body: Any) -> Page:
+        """One page of ``/analytics/usage`` or ``/analytics/cost``: flat rows, each with its
+        own ``starting_at``/``ending_at``, its ``group`` and its ``usage`` or ``cost``."""
+        data, has_more, next_page = _envelope(body)
+        records: list[Any] = []
+        for i, item in enumerate(data):
+            where = f"data[{i}]"
+            if not isinstance(item, dict):
+                raise MalformedResponse("expected a row object", field=where)
+            start = utc_from_rfc3339(
+                require(item, "starting_at", str, where), f"{where}.starting_at"
+            )
+            end = utc_from_rfc3339(require(item, "ending_at", str, where), f"{where}.ending_at")
+            if end <= start:
+                raise MalformedResponse("ending_at is not after starting_at", field=where)
+            group = optional_object(item, "group", where) or {}
+            gwhere = f"{where}.group"
+            if spec.kind == "cost":
+                cost = require(item, "cost", dict, where)
+                records.append(self._cost(spec, {**group, **cost}, start, end, f"{where}.cost"))
+                continue
+            usage = require(item, "usage", dict, where)
+            user_id, service_account_id = _analytics_actor(group, gwhere)
+            record = self._usage(
+                spec, usage, start, end, f"{where}.usage", group=group, group_where=gwhere
+            )
+            records.append(
+                replace(
+                    record,
+                    user_id=user_id,
+                    service_account_id=service_account_id,
+                    requests=count_or_zero(usage, "requests", f"{where}.usage"),
+                )
+            )
+        return Page(records=records, has_more=has_more, next_page=next_page)
+
     @staticmethod
     def _workspace(result: dict[str, Any], where: str) -> str:
         # We always group by workspace, so null is the default workspace, not "not grouped".
@@ -204,7 +331,11 @@ class AnthropicConnector(Connector):
         start: datetime,
         end: datetime,
         where: str,
+        group: dict[str, Any] | None = None,
+        group_where: str = "",
     ) -> UsageRecord:
+        # Legacy results carry their dimensions beside the counts; analytics rows in ``group``.
+        dims, dwhere = (result, where) if group is None else (group, group_where)
         cache_creation = optional_object(result, "cache_creation", where)
         tool_use = optional_object(result, "server_tool_use", where)
         extra: dict[str, Any] = {}
@@ -216,15 +347,15 @@ class AnthropicConnector(Connector):
             endpoint=spec.name,
             bucket_start=start,
             bucket_end=end,
-            model=dimension(result, "model", where),
-            project_id=self._workspace(result, where),
-            api_key_id=dimension(result, "api_key_id", where),
-            user_id=dimension(result, "account_id", where),
-            service_tier=dimension(result, "service_tier", where),
-            context_window=dimension(result, "context_window", where),
-            inference_geo=dimension(result, "inference_geo", where),
-            speed=dimension(result, "speed", where),
-            service_account_id=dimension(result, "service_account_id", where),
+            model=dimension(dims, "model", dwhere),
+            project_id=self._workspace(dims, dwhere),
+            api_key_id=dimension(dims, "api_key_id", dwhere),
+            user_id=dimension(dims, "account_id", dwhere),
+            service_tier=dimension(dims, "service_tier", dwhere),
+            context_window=dimension(dims, "context_window", dwhere),
+            inference_geo=dimension(dims, "inference_geo", dwhere),
+            speed=dimension(dims, "speed", dwhere),
+            service_account_id=dimension(dims, "service_account_id", dwhere),
             input_uncached_tokens=count_or_zero(result, "uncached_input_tokens", where),
             input_cached_tokens=count_or_zero(result, "cache_read_input_tokens", where),
             cache_write_tokens=count_or_zero(
@@ -292,6 +423,52 @@ class AnthropicConnector(Connector):
                 )
             )
         return entities
+
+
+def _envelope(body: Any) -> tuple[list, bool, str | None]:
+    """``data``, ``has_more`` and ``next_page`` of any report page (legacy or analytics)."""
+    if not isinstance(body, dict):
+        raise MalformedResponse(f"expected a JSON object, got {type(body).__name__}")
+    data = require(body, "data", list)
+    has_more = require(body, "has_more", bool)
+    if "next_page" not in body:
+        raise MalformedResponse("required field is missing", field="next_page")
+    next_page = body["next_page"]
+    if next_page is not None and not isinstance(next_page, str):
+        raise MalformedResponse(
+            f"expected a string or null, got {type(next_page).__name__}", field="next_page"
+        )
+    return data, has_more, next_page
+
+
+def _analytics_actor(group: dict[str, Any], where: str) -> tuple[str, str]:
+    """``(user_id, service_account_id)`` of an analytics row's ``actor``.
+
+    The reference names ``actor`` and ``actor_type`` as group fields; we read ``actor`` as the
+    actor's id, or an object carrying it in ``id``. Usage no user or service account stands
+    behind (``actor: null``) has neither; an actor type we do not know keeps its usage and
+    spend but not the split (logged).
+    """
+    raw = group.get("actor")
+    if raw is None:
+        return "", ""
+    if isinstance(raw, dict):
+        actor = require(raw, "id", str, f"{where}.actor")
+        kind = dimension(raw, "type", f"{where}.actor") or dimension(group, "actor_type", where)
+    elif isinstance(raw, str):
+        actor, kind = raw, dimension(group, "actor_type", where)
+    else:
+        raise MalformedResponse(
+            f"expected a string or an object, got {type(raw).__name__}", field=f"{where}.actor"
+        )
+    if kind == ACTOR_USER:
+        return actor, ""
+    if kind == ACTOR_SERVICE_ACCOUNT:
+        return "", actor
+    if not kind:
+        raise MalformedResponse("an actor without actor_type", field=f"{where}.actor_type")
+    log.warning("Anthropic analytics: unknown actor_type %s; its split is not kept", show(kind))
+    return "", ""
 
 
 # -- Claude Code usage report ------------------------------------------------------------------

@@ -136,6 +136,12 @@ class Connector(abc.ABC):
     def _names(self) -> list[NamedEntity]:
         """Display names for projects/workspaces, API keys and users."""
 
+    def prepare(self) -> list[str]:
+        """Called once at the start of each sync, before any endpoint is read: a connector
+        that must first find out what the key can read (Anthropic's analytics API) asks here.
+        Returns warnings for the sync run; each is safe to show (never holds the key)."""
+        return []
+
     def _balances(self) -> list[BalanceRecord]:
         """Prepaid credit balances the provider reports now (none for most providers)."""
         return []

@@ -44,6 +44,7 @@ import httpx
 from spendapp.providers.errors import (
     MalformedResponse,
     ProviderAuthError,
+    ProviderError,
     ProviderRequestError,
     ProviderUnavailable,
 )
@@ -274,9 +275,13 @@ class HttpClient:
                         ) from None
                 message = provider_message(response, secrets)
                 if status in (401, 403):
-                    raise ProviderAuthError(f"{where}: HTTP {status}: {message}")
+                    error: ProviderError = ProviderAuthError(f"{where}: HTTP {status}: {message}")
+                    error.status = status
+                    raise error
                 if status not in RETRY_STATUSES and status < 500:
-                    raise ProviderRequestError(f"{where}: HTTP {status}: {message}")
+                    error = ProviderRequestError(f"{where}: HTTP {status}: {message}")
+                    error.status = status
+                    raise error
                 last_problem = f"HTTP {status}: {message}"
                 retry_after = parse_retry_after(response.headers.get("retry-after"))
             if attempt == self.max_attempts:

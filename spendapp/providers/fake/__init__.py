@@ -8,6 +8,11 @@ examples are in tests/fixtures/provider-examples/). One server, two base URLs::
     OpenAI     http://HOST:PORT/openai/v1    (Authorization: Bearer sk-admin-...)
     Anthropic  http://HOST:PORT/anthropic    (x-api-key: sk-ant-admin01-..., anthropic-version)
 
+Anthropic's Usage and Cost Analytics API (``/v1/organizations/analytics/usage`` and ``/cost``,
+endpoint names ``anthropic.analytics.usage``/``.cost``) answers the admin key
+``DEFAULT_ANTHROPIC_ANALYTICS_KEY`` only (403 to ``DEFAULT_ANTHROPIC_KEY``; 404 to every key
+with ``refuse_analytics=True`` / ``--refuse-analytics``); see ``fake/analytics.py``.
+
 Python::
 
     from spendapp.providers.fake import FakeProviderServer, truth
@@ -86,6 +91,7 @@ from .clouds import Clouds
 from .faults import PROVIDERS, FaultSpecError, parse_spec
 from .org import Organisation
 from .server import (
+    DEFAULT_ANTHROPIC_ANALYTICS_KEY,
     DEFAULT_ANTHROPIC_KEY,
     DEFAULT_OPENAI_KEY,
     EXTRA_FAKES,
@@ -94,6 +100,7 @@ from .server import (
 )
 
 __all__ = [
+    "DEFAULT_ANTHROPIC_ANALYTICS_KEY",
     "DEFAULT_ANTHROPIC_KEY",
     "DEFAULT_OPENAI_KEY",
     "FakeProviderServer",

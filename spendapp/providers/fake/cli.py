@@ -10,7 +10,12 @@ from typing import Any
 
 from . import __doc__ as PACKAGE_DOC
 from .faults import FaultSpecError, parse_spec
-from .server import DEFAULT_ANTHROPIC_KEY, DEFAULT_OPENAI_KEY, FakeProviderServer
+from .server import (
+    DEFAULT_ANTHROPIC_ANALYTICS_KEY,
+    DEFAULT_ANTHROPIC_KEY,
+    DEFAULT_OPENAI_KEY,
+    FakeProviderServer,
+)
 
 DESCRIPTION = (
     "Run the fake OpenAI + Anthropic admin API server in the foreground (Ctrl-C stops it), "
@@ -45,6 +50,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--openai-key", default=DEFAULT_OPENAI_KEY, help="accepted OpenAI key")
     parser.add_argument(
         "--anthropic-key", default=DEFAULT_ANTHROPIC_KEY, help="accepted Anthropic admin key"
+    )
+    parser.add_argument(
+        "--anthropic-analytics-key",
+        default=DEFAULT_ANTHROPIC_ANALYTICS_KEY,
+        help="accepted Anthropic admin key that can also read the Usage and Cost Analytics API",
+    )
+    parser.add_argument(
+        "--refuse-analytics",
+        action="store_true",
+        help="answer 404 to the Anthropic analytics endpoints for every key (no beta access)",
     )
     parser.add_argument(
         "--truth", action="store_true", help="print the ground truth as JSON and exit"
@@ -91,6 +106,10 @@ def run(options: dict[str, Any], out=None) -> int:
         faults=options.get("faults"),
         openai_key=options["openai_key"],
         anthropic_key=options["anthropic_key"],
+        anthropic_analytics_key=options.get(
+            "anthropic_analytics_key", DEFAULT_ANTHROPIC_ANALYTICS_KEY
+        ),
+        refuse_analytics=bool(options.get("refuse_analytics")),
         timeout_delay=options["timeout_delay"],
         quiet=not options.get("verbose_log"),
         clouds=not options.get("no_clouds"),
@@ -102,6 +121,8 @@ def run(options: dict[str, Any], out=None) -> int:
         f"  OpenAI     base URL {server.openai_base_url}   admin key {server.openai_key}\n"
         f"  Anthropic  base URL {server.anthropic_base_url}   admin key {server.anthropic_key}"
         "   (anthropic-version: 2023-06-01)\n"
+        f"             analytics-capable admin key {server.anthropic_analytics_key}"
+        + ("   (analytics refused: 404)\n" if server.refuse_analytics else "\n")
         + "".join(
             f"  {fake.provider:<10} base URL {server.base_url(fake.provider)}   key {fake.key}\n"
             for fake in server.extra.values()

@@ -20,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from .analytics import AnalyticsApi, refused
 from .api import (
     ANTHROPIC_VERSIONS,
     OPENAI_USAGE,
@@ -40,6 +41,8 @@ from .org import Organisation
 
 DEFAULT_OPENAI_KEY = "sk-admin-spendapp-demo-openai"
 DEFAULT_ANTHROPIC_KEY = "sk-ant-admin01-spendapp-demo-anthropic"
+# An admin key that can also read the Usage and Cost Analytics API (the key above cannot).
+DEFAULT_ANTHROPIC_ANALYTICS_KEY = "sk-ant-admin01-spendapp-demo-anthropic-analytics"
 OPENAI_PREFIX = "/openai/v1"
 ANTHROPIC_PREFIX = "/anthropic"
 
@@ -70,6 +73,8 @@ def endpoint_name(path: str) -> str:
             "/v1/organizations/usage_report/messages": "anthropic.usage.messages",
             "/v1/organizations/usage_report/claude_code": "anthropic.usage.claude_code",
             "/v1/organizations/cost_report": "anthropic.cost_report",
+            "/v1/organizations/analytics/usage": "anthropic.analytics.usage",
+            "/v1/organizations/analytics/cost": "anthropic.analytics.cost",
             "/v1/organizations/workspaces": "anthropic.workspaces",
             "/v1/organizations/api_keys": "anthropic.api_keys",
         }.get(sub, "anthropic.unknown")
@@ -124,6 +129,8 @@ class FakeProviderServer:
         faults: str | None = None,
         openai_key: str = DEFAULT_OPENAI_KEY,
         anthropic_key: str = DEFAULT_ANTHROPIC_KEY,
+        anthropic_analytics_key: str = DEFAULT_ANTHROPIC_ANALYTICS_KEY,
+        refuse_analytics: bool = False,
         timeout_delay: float = 5.0,
         quiet: bool = True,
         clouds: bool = False,
@@ -134,12 +141,15 @@ class FakeProviderServer:
         self.days = days
         self.openai_key = openai_key
         self.anthropic_key = anthropic_key
+        self.anthropic_analytics_key = anthropic_analytics_key
+        self.refuse_analytics = refuse_analytics  # 404 to every key, as without the beta
         self.timeout_delay = timeout_delay
         self.quiet = quiet
         self.org = Organisation(seed=seed, days=days, end=end)
         cursor = Cursor(seed)
         self.openai = OpenAIApi(self.org, cursor)
         self.anthropic = AnthropicApi(self.org, cursor)
+        self.analytics = AnalyticsApi(self.org, cursor)
         self.extra = {f.provider: f(seed, days, end) for f in EXTRA_FAKES}
         self.faults = FaultController(seed, faults)
         # Azure OpenAI and Bedrock (CUR files in moto's S3 server, a subprocess): opt-in.
@@ -476,7 +486,7 @@ class FakeProviderServer:
                 raise ApiError(401, "x-api-key header is required")
             with self._lock:
                 revoked = self.revoked["anthropic"]
-            if key != self.anthropic_key or revoked:
+            if key not in (self.anthropic_key, self.anthropic_analytics_key) or revoked:
                 if key.startswith("sk-ant-") and not key.startswith("sk-ant-admin"):
                     raise ApiError(
                         401,
@@ -514,6 +524,14 @@ class FakeProviderServer:
             project = _OA_KEYS_PATH.match(req.path[len(OPENAI_PREFIX) :]).group(1)
             return self.openai.project_api_keys(req, project)
         data = self.org.data("anthropic", revised["anthropic"])
+        if endpoint.startswith("anthropic.analytics."):
+            if self.refuse_analytics:
+                raise refused(404)
+            if req.headers.get("x-api-key") != self.anthropic_analytics_key:
+                raise refused(403)
+            if endpoint == "anthropic.analytics.usage":
+                return self.analytics.usage(req, data)
+            return self.analytics.cost(req, data)
         if endpoint == "anthropic.usage.messages":
             return self.anthropic.messages(req, data)
         if endpoint == "anthropic.cost_report":
@@ -686,12 +704,17 @@ def _redact(key: str) -> str:
 
 
 def _drop_required(obj: Any) -> None:
-    """Remove a required field: from the first result if it has one, else ``has_more``.
+    """Remove a required field: from the first result if it has one (an Anthropic analytics
+    cost row: its ``amount``), else ``has_more``.
 
     Anthropic's usage results mark no field required (a missing token count reads as 0), so
     a truncated Anthropic usage page loses its ``has_more`` instead.
     """
     if isinstance(obj, dict) and isinstance(obj.get("data"), list):
+        for row in obj["data"]:  # Anthropic analytics rows: the cost's amount
+            if isinstance(row, dict) and isinstance(row.get("cost"), dict):
+                del row["cost"]["amount"]
+                return
         for bucket in obj["data"]:
             results = bucket.get("results") if isinstance(bucket, dict) else None
             if results:
