@@ -140,6 +140,7 @@ def test_a_line_item_without_its_cost_is_malformed_and_names_the_field():
         (lambda row: row.update(promptTokens="12.5"), r"serverlessCosts\[0\]\.promptTokens"),
         (lambda row: row.update(completionTokens=-3), r"serverlessCosts\[0\]\.completionTokens"),
         (lambda row: row.update(group=[]), r"serverlessCosts\[0\]\.group"),
+        (lambda row: row["group"].update(model_name="m" * 201), r"serverlessCosts\[0\]: .*long"),
     ],
 )
 def test_a_bad_usage_row_is_malformed_and_names_the_field(change, field):

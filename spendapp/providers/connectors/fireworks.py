@@ -64,6 +64,7 @@ GROUP_BY = ("model_name", "api_key_id", "api_key_name", *TAG_DIMENSIONS)
 MODEL_KEYS = {"model", "model_name", "base_model", "base_model_name"}
 TOKEN_TYPES = {"input": "input", "prompt": "input", "output": "output", "completion": "output"}
 NANOS = 10**9
+MAX_DIMENSION, MAX_LINE = 200, 300  # the stored columns' lengths
 _ACCOUNT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
@@ -239,6 +240,8 @@ def _usage_records(spec: EndpointSpec, body: dict[str, Any]) -> list[UsageRecord
         gwhere = f"{where}.group"
         model = dimension(group, "model_name", gwhere) or require(row, "modelName", str, where)
         key_id = dimension(group, "api_key_id", gwhere) or dimension(row, "apiKeyId", where)
+        if len(model) > MAX_DIMENSION or len(key_id) > MAX_DIMENSION:
+            raise MalformedResponse("a model or key id too long to store", field=where)
         prompt = _int64(row, "promptTokens", where)
         completion = _int64(row, "completionTokens", where)
         audio = optional_decimal(row.get("audioInputSeconds"), f"{where}.audioInputSeconds")
@@ -321,6 +324,8 @@ def _cost_records(spec: EndpointSpec, body: dict[str, Any], day: date) -> list[C
         line = " / ".join(p for p in (category, value, value2) if p)
         if not line:
             raise MalformedResponse("a line item without category or grouping", field=where)
+        if len(line) > MAX_LINE or len(value) > MAX_DIMENSION:
+            raise MalformedResponse("a line item name too long to store", field=where)
         model = value if key in MODEL_KEYS else (value2 if key2 in MODEL_KEYS else "")
         token_type = ""
         if key2 == "token_type" or key == "token_type":
