@@ -45,7 +45,7 @@ def test_registered_with_settings_and_the_public_base_url():
     "settings", [{}, {"account_id": ""}, {"account_id": "Acme Corp"}, {"account_id": "a", "x": 1}]
 )
 def test_a_missing_or_bad_account_id_is_refused_naming_the_setting(settings):
-    with pytest.raises(CredentialError, match="account_id|unknown setting") as exc:
+    with pytest.raises(CredentialError, match=r"account_id|unknown setting") as exc:
         FireworksConnector.check_account(settings, KEY)
     assert exc.value.field == "settings" and KEY not in str(exc.value)
 
