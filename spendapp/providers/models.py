@@ -18,7 +18,15 @@ PROVIDER_CHOICES = [
     # Costs imported from FOCUS CSV files (clouds, providers without an API): never synced.
     ("focus", "FOCUS CSV import"),
 ]
-SYNCABLE_PROVIDERS = ("openai", "anthropic", "openrouter", "deepseek", "bedrock", "azure_openai")
+SYNCABLE_PROVIDERS = (
+    "openai",
+    "anthropic",
+    "openrouter",
+    "fireworks",
+    "deepseek",
+    "bedrock",
+    "azure_openai",
+)
 # Providers whose API reports a prepaid balance but no usage: their spend is the balance's fall.
 BALANCE_ONLY_PROVIDERS = ("deepseek",)
 DEFAULT_BASE_URLS = {

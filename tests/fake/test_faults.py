@@ -226,4 +226,5 @@ def test_control_endpoints(fake, oa):
         "anthropic": True,
         "openrouter": False,
         "deepseek": False,
+        "fireworks": False,
     }

@@ -237,7 +237,7 @@ def _kill_mid_sync(site) -> None:
             child.kill()
 
 
-DEMO_PROVIDERS = {"openai", "anthropic", "openrouter", "deepseek"}  # `manage.py demo`'s accounts
+DEMO_PROVIDERS = {"openai", "anthropic", "openrouter", "deepseek", "fireworks"}  # `demo` accounts
 
 
 def test_a_sync_through_the_worker_equals_the_provider_truth_even_after_a_kill(site):

@@ -13,6 +13,7 @@ from .azure_openai import AzureOpenAIConnector
 from .base import Connector, EndpointSpec
 from .bedrock import BedrockConnector
 from .deepseek import DeepSeekConnector
+from .fireworks import FireworksConnector
 from .http import HttpClient
 from .logfilter import KeyScrubbingFilter
 from .openai import OpenAIConnector
@@ -23,6 +24,7 @@ CONNECTORS: dict[str, type[Connector]] = {
     "anthropic": AnthropicConnector,
     "openrouter": OpenRouterConnector,
     "deepseek": DeepSeekConnector,
+    "fireworks": FireworksConnector,
     "bedrock": BedrockConnector,
     "azure_openai": AzureOpenAIConnector,
 }
@@ -33,7 +35,7 @@ def get_connector(provider: str, base_url: str, api_key: str, **kw: Any) -> Conn
 
     ``base_url`` may be empty for the provider's public API; ``kw`` goes to the constructor
     (``client=HttpClient(...)``, OpenAI ``usage_kinds=[...]``, ``settings={...}`` for the
-    connectors with ``uses_settings``: Bedrock, Azure OpenAI).
+    connectors with ``uses_settings``: Bedrock, Azure OpenAI, Fireworks).
     """
     try:
         cls = CONNECTORS[provider]
@@ -51,6 +53,7 @@ __all__ = [
     "Connector",
     "DeepSeekConnector",
     "EndpointSpec",
+    "FireworksConnector",
     "HttpClient",
     "KeyScrubbingFilter",
     "OpenAIConnector",

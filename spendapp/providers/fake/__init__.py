@@ -81,7 +81,9 @@ dollars of the emitted cost amounts (model null for cost lines without a model).
 
 OpenRouter (``fake/openrouter.py``, base URL ``/openrouter/api/v1``) adds rows by day x model
 with ``project`` null for the last 30 completed days; DeepSeek (``fake/deepseek.py``, base URL
-``/deepseek``) serves a balance only and adds no rows.
+``/deepseek``) serves a balance only and adds no rows; Fireworks AI (``fake/fireworks.py``, base
+URL ``/fireworks``, account ``spendapp-demo``) adds rows by day x model with ``project`` null and
+``requests`` 0 (its billing usage counts no requests) for every completed day.
 """
 
 from __future__ import annotations

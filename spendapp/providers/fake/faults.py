@@ -24,7 +24,7 @@ RESPONSE_KINDS = {
 }
 STATE_KINDS = {"revise", "revoke"}
 # Providers a scope may name (the clouds answer only on a server started with clouds=True).
-PROVIDERS = ("openai", "anthropic", "openrouter", "deepseek", "azure", "bedrock")
+PROVIDERS = ("openai", "anthropic", "openrouter", "deepseek", "fireworks", "azure", "bedrock")
 ALIASES = {
     "429noretry": "429bare",
     "429-": "429bare",

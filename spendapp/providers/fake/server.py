@@ -36,6 +36,7 @@ from .clouds import Clouds
 from .clouds import endpoint_name as cloud_endpoint_name
 from .deepseek import DeepSeekFake
 from .faults import Fault, FaultController, FaultSpecError
+from .fireworks import FireworksFake
 from .openrouter import OpenRouterFake
 from .org import Organisation
 
@@ -48,7 +49,7 @@ ANTHROPIC_PREFIX = "/anthropic"
 
 _OA_KEYS_PATH = re.compile(r"^/organization/projects/([^/]+)/api_keys$")
 # Providers whose fake lives in its own module (prefix, endpoint names, auth, routes, truth).
-EXTRA_FAKES = (OpenRouterFake, DeepSeekFake)
+EXTRA_FAKES = (OpenRouterFake, DeepSeekFake, FireworksFake)
 
 
 def endpoint_name(path: str) -> str:
@@ -710,6 +711,11 @@ def _drop_required(obj: Any) -> None:
     Anthropic's usage results mark no field required (a missing token count reads as 0), so
     a truncated Anthropic usage page loses its ``has_more`` instead.
     """
+    # Fireworks: a usage row without its day, a line item without its cost.
+    for rows, name in (("serverlessCosts", "startTime"), ("lineItems", "totalCost")):
+        if isinstance(obj, dict) and obj.get(rows):
+            del obj[rows][0][name]
+            return
     if isinstance(obj, dict) and isinstance(obj.get("data"), list):
         for row in obj["data"]:  # Anthropic analytics rows: the cost's amount
             if isinstance(row, dict) and isinstance(row.get("cost"), dict):

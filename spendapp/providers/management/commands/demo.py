@@ -14,6 +14,7 @@ from spendapp.providers.fake import (
     azure,
     bedrock,
     deepseek,
+    fireworks,
     openrouter,
 )
 from spendapp.providers.fake.clouds import has_moto
@@ -24,7 +25,10 @@ DEMO_ACCOUNTS = (
     ("Demo Anthropic", "anthropic", "/anthropic", DEFAULT_ANTHROPIC_KEY),
     ("Demo OpenRouter", "openrouter", openrouter.PREFIX, openrouter.DEFAULT_KEY),
     ("Demo DeepSeek", "deepseek", deepseek.PREFIX, deepseek.DEFAULT_KEY),
+    ("Demo Fireworks AI", "fireworks", fireworks.PREFIX, fireworks.DEFAULT_KEY),
 )
+# Settings of the demo accounts that need more than a key and a URL.
+DEMO_SETTINGS = {"fireworks": {"account_id": fireworks.ACCOUNT_ID}}
 # The clouds, served by a fake started with clouds on (``fakeproviders`` without --no-clouds):
 # name, provider, path, key, settings.
 CLOUD_ACCOUNTS = (
@@ -68,7 +72,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         base = options["fake_url"].rstrip("/")
-        accounts = [(*a, {}) for a in DEMO_ACCOUNTS]
+        accounts = [(*a, DEMO_SETTINGS.get(a[1], {})) for a in DEMO_ACCOUNTS]
         if options["clouds"]:
             accounts += [a for a in CLOUD_ACCOUNTS if a[1] != "bedrock" or has_moto()]
         for name, provider, path, key, settings in accounts:
