@@ -195,7 +195,7 @@ class DemandBaseline(models.Model):
 
     Fitted by the nightly task, after a sync, by ``manage.py scenario`` or the scenarios
     page's "Compute now" (a page view only queues it); a scenario is then re-pricing plus
-    transforms. ``data`` holds NumPy arrays (``np.savez_compressed``, read without pickle):
+    transforms. ``data`` holds NumPy arrays (``np.savez``, read without pickle):
     ``day`` (days since 1970-01-01), ``model`` and ``project`` (indexes into ``model_names`` and
     ``project_names``) and ``values`` (rows x mean/lower_80/upper_80 x the four demand measures).
     """
