@@ -124,3 +124,43 @@ def wait_for(predicate, *, timeout: float, what: str, on_timeout=lambda: ""):
             return value
         time.sleep(0.5)
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}\n{on_timeout()}")
+
+
+SYNC = "spendapp.usage.tasks.sync_account"
+
+
+def kill_a_worker_mid_sync(workers, account, *, windows: int = 3):
+    """Queue a sync of ``account`` on a new worker and SIGKILL that worker once the run has
+    written ``windows`` windows (the fake's faults keep it slow enough); returns the run it
+    left behind, still marked running with rows in."""
+    from spendapp.usage.models import SyncRun
+
+    victim = workers.start()
+    workers.call(SYNC, account.pk, "test")
+    wait_for(
+        lambda: SyncRun.objects.filter(account=account, windows__gte=windows).exists(),
+        timeout=120,
+        what="a few windows",
+        on_timeout=workers.logs,
+    )
+    workers.kill(victim)
+    interrupted = SyncRun.objects.get(account=account)
+    assert interrupted.outcome == "running" and interrupted.rows_inserted > 0
+    return interrupted
+
+
+def sync_until_successes(workers, account, successes: int):
+    """Queue syncs of ``account`` one at a time until it has ``successes`` successful runs;
+    returns its newest run."""
+    from spendapp.usage.models import SyncRun
+
+    done = SyncRun.objects.filter(account=account, outcome="success").count()
+    for n in range(done + 1, successes + 1):
+        workers.call(SYNC, account.pk, "test")
+        wait_for(
+            lambda n=n: SyncRun.objects.filter(account=account, outcome="success").count() >= n,
+            timeout=300,
+            what="the next sync",
+            on_timeout=workers.logs,
+        )
+    return SyncRun.objects.filter(account=account).order_by("-started_at").first()

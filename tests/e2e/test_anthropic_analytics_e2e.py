@@ -17,9 +17,9 @@ from spendapp.providers.fake import (
     FakeProviderServer,
 )
 from spendapp.providers.models import ProviderAccount
-from spendapp.usage.models import DailySpend, DailyUsageDetail, SyncRun, UsageBucket
-from tests.e2e.conftest import wait_for
-from tests.e2e.test_ingestion_e2e import SYNC, _spend, _sync_all
+from spendapp.usage.models import DailySpend, DailyUsageDetail, UsageBucket
+from tests.e2e.conftest import kill_a_worker_mid_sync, sync_until_successes
+from tests.e2e.test_ingestion_e2e import _spend, _sync_all
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 DAYS = 60
@@ -123,33 +123,13 @@ def test_faults_are_survived_and_a_malformed_page_is_fetched_again_later(workers
 def test_a_worker_killed_halfway_leaves_nothing_half_written(workers):
     with FakeProviderServer(seed=34, days=DAYS, faults="timeout:0.3@anthropic=1") as fake:
         account = _anthropic(fake)
-        victim = workers.start()
-        workers.call(SYNC, account.pk, "test")
-        wait_for(
-            lambda: SyncRun.objects.filter(account=account, windows__gte=3).exists(),
-            timeout=120,
-            what="a few windows",
-            on_timeout=workers.logs,
-        )
-        workers.kill(victim)
-        interrupted = SyncRun.objects.get(account=account)
-        assert interrupted.outcome == "running" and interrupted.rows_inserted > 0
+        interrupted = kill_a_worker_mid_sync(workers, account)
 
         fake.set_faults(None)
         workers.start()
-        for expected_successes in (1, 2):
-            workers.call(SYNC, account.pk, "test")
-            wait_for(
-                lambda n=expected_successes: (
-                    SyncRun.objects.filter(account=account, outcome="success").count() >= n
-                ),
-                timeout=300,
-                what="the next sync",
-                on_timeout=workers.logs,
-            )
+        last = sync_until_successes(workers, account, 2)
         interrupted.refresh_from_db()
         assert interrupted.outcome == "failed" and "interrupted" in interrupted.error
         assert_anthropic_matches_truth(fake)
-        last = SyncRun.objects.filter(account=account).order_by("-started_at").first()
         assert last.warnings == ""
         assert (last.rows_inserted, last.rows_updated, last.rows_deleted) == (0, 0, 0)

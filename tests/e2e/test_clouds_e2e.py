@@ -10,11 +10,10 @@ from spendapp.providers.fake import FakeProviderServer
 from spendapp.providers.models import ProviderAccount
 from spendapp.usage.models import SyncRun
 from tests.connectors.test_clouds_sync import assert_equals_truth
-from tests.e2e.conftest import wait_for
+from tests.e2e.conftest import SYNC, kill_a_worker_mid_sync, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 DAYS = 120
-SYNC = "spendapp.usage.tasks.sync_account"
 CLOUDS = ("azure_openai", "bedrock")
 
 
@@ -92,17 +91,7 @@ def test_a_worker_killed_during_a_cloud_sync_leaves_nothing_half_written(workers
         seed=33, days=DAYS, faults="timeout:0.4@azure.query=1", clouds=True
     ) as fake:
         azure = next(a for a in _cloud_accounts(fake) if a.provider == "azure_openai")
-        victim = workers.start()
-        workers.call(SYNC, azure.pk, "test")
-        wait_for(
-            lambda: SyncRun.objects.filter(account=azure, windows__gte=2).exists(),
-            timeout=120,
-            what="a few windows",
-            on_timeout=workers.logs,
-        )
-        workers.kill(victim)
-        interrupted = SyncRun.objects.get(account=azure)
-        assert interrupted.outcome == "running" and interrupted.rows_inserted > 0
+        interrupted = kill_a_worker_mid_sync(workers, azure, windows=2)
 
         fake.set_faults(None)
         workers.start()

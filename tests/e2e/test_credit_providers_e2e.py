@@ -11,9 +11,9 @@ from django.core.management import call_command
 
 from spendapp.providers.fake import FakeProviderServer
 from spendapp.providers.models import ProviderAccount
-from spendapp.usage.models import CreditBalance, SyncRun
-from tests.e2e.conftest import wait_for
-from tests.e2e.test_ingestion_e2e import SYNC, _spend, _sync_all
+from spendapp.usage.models import CreditBalance
+from tests.e2e.conftest import kill_a_worker_mid_sync, sync_until_successes
+from tests.e2e.test_ingestion_e2e import _spend, _sync_all
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 PROVIDERS = ("openrouter", "deepseek")
@@ -87,32 +87,12 @@ def test_faults_are_survived_and_a_malformed_page_is_fetched_again_later(workers
 def test_a_worker_killed_halfway_leaves_nothing_half_written(workers):
     with FakeProviderServer(seed=23, days=60, faults="timeout:0.3@openrouter=1") as fake:
         openrouter = next(a for a in _accounts(fake) if a.provider == "openrouter")
-        victim = workers.start()
-        workers.call(SYNC, openrouter.pk, "test")
-        wait_for(
-            lambda: SyncRun.objects.filter(account=openrouter, windows__gte=3).exists(),
-            timeout=120,
-            what="a few windows",
-            on_timeout=workers.logs,
-        )
-        workers.kill(victim)
-        interrupted = SyncRun.objects.get(account=openrouter)
-        assert interrupted.outcome == "running" and interrupted.rows_inserted > 0
+        interrupted = kill_a_worker_mid_sync(workers, openrouter)
 
         fake.set_faults(None)
         workers.start()
-        for expected_successes in (1, 2):
-            workers.call(SYNC, openrouter.pk, "test")
-            wait_for(
-                lambda n=expected_successes: (
-                    SyncRun.objects.filter(account=openrouter, outcome="success").count() >= n
-                ),
-                timeout=300,
-                what="the next sync",
-                on_timeout=workers.logs,
-            )
+        last = sync_until_successes(workers, openrouter, 2)
         interrupted.refresh_from_db()
         assert interrupted.outcome == "failed" and "interrupted" in interrupted.error
         assert_openrouter_matches_truth(fake)
-        last = SyncRun.objects.filter(account=openrouter).order_by("-started_at").first()
         assert (last.rows_inserted, last.rows_updated, last.rows_deleted) == (0, 0, 0)

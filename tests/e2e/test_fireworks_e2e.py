@@ -11,9 +11,8 @@ from django.core.management import call_command
 
 from spendapp.providers.fake import FakeProviderServer
 from spendapp.providers.models import ProviderAccount
-from spendapp.usage.models import SyncRun
-from tests.e2e.conftest import wait_for
-from tests.e2e.test_ingestion_e2e import SYNC, _spend, _sync_all
+from tests.e2e.conftest import kill_a_worker_mid_sync, sync_until_successes
+from tests.e2e.test_ingestion_e2e import _spend, _sync_all
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 DAYS = 60
@@ -105,32 +104,12 @@ def test_faults_are_survived_a_bad_page_writes_nothing_and_a_revision_is_picked_
 def test_a_worker_killed_halfway_leaves_nothing_half_written(workers):
     with FakeProviderServer(seed=33, days=DAYS, faults="timeout:0.3@fireworks=1") as fake:
         account = _account(fake)
-        victim = workers.start()
-        workers.call(SYNC, account.pk, "test")
-        wait_for(
-            lambda: SyncRun.objects.filter(account=account, windows__gte=3).exists(),
-            timeout=120,
-            what="a few windows",
-            on_timeout=workers.logs,
-        )
-        workers.kill(victim)
-        interrupted = SyncRun.objects.get(account=account)
-        assert interrupted.outcome == "running" and interrupted.rows_inserted > 0
+        interrupted = kill_a_worker_mid_sync(workers, account)
 
         fake.set_faults(None)
         workers.start()
-        for expected_successes in (1, 2):
-            workers.call(SYNC, account.pk, "test")
-            wait_for(
-                lambda n=expected_successes: (
-                    SyncRun.objects.filter(account=account, outcome="success").count() >= n
-                ),
-                timeout=300,
-                what="the next sync",
-                on_timeout=workers.logs,
-            )
+        last = sync_until_successes(workers, account, 2)
         interrupted.refresh_from_db()
         assert interrupted.outcome == "failed" and "interrupted" in interrupted.error
         assert_fireworks_matches_truth(fake)
-        last = SyncRun.objects.filter(account=account).order_by("-started_at").first()
         assert (last.rows_inserted, last.rows_updated, last.rows_deleted) == (0, 0, 0)

@@ -18,11 +18,10 @@ from django.core.management import call_command
 from spendapp.providers.fake import FakeProviderServer
 from spendapp.providers.models import ProviderAccount
 from spendapp.usage.models import SyncRun, UsageBucket
-from tests.e2e.conftest import wait_for
+from tests.e2e.conftest import SYNC, kill_a_worker_mid_sync, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 DAYS = 120
-SYNC = "spendapp.usage.tasks.sync_account"
 
 
 def _accounts(fake) -> list[ProviderAccount]:
@@ -120,17 +119,7 @@ def test_a_worker_killed_halfway_leaves_nothing_half_written(workers):
     # Every OpenAI request takes 0.3 s, so the sync is still running when we kill it.
     with FakeProviderServer(seed=13, days=DAYS, faults="timeout:0.3@openai=1") as fake:
         openai = next(a for a in _accounts(fake) if a.provider == "openai")
-        victim = workers.start()
-        workers.call(SYNC, openai.pk, "test")
-        wait_for(
-            lambda: SyncRun.objects.filter(account=openai, windows__gte=4).exists(),
-            timeout=120,
-            what="a few windows",
-            on_timeout=workers.logs,
-        )
-        workers.kill(victim)
-        interrupted = SyncRun.objects.get(account=openai)
-        assert interrupted.outcome == "running" and interrupted.rows_inserted > 0
+        interrupted = kill_a_worker_mid_sync(workers, openai, windows=4)
 
         fake.set_faults(None)
         workers.start()

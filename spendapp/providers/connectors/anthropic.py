@@ -201,7 +201,10 @@ class AnthropicConnector(Connector):
                 f"Anthropic Usage and Cost Analytics API not used: {reason}; usage and costs "
                 f"were read from the legacy Admin usage_report/cost_report."
             )
-            log.warning("%s", warning)
+            # A key without the beta is the usual case, not a fault: the sync run keeps the
+            # note (admin), the log says it at INFO; a failed probe is worth a WARNING.
+            refused = exc.status in ANALYTICS_REFUSED
+            log.log(logging.INFO if refused else logging.WARNING, "%s", warning)
             return [warning]
         return []
 
