@@ -151,6 +151,7 @@ def spend_data(frozen_now, accounts):
         finished_at=NOW - timedelta(minutes=59),
         outcome="success",
         rows_inserted=10,
+        warnings="a note of the sync: one source was not used (HTTP 403)",
     )
     SyncRun.objects.create(
         account=accounts["anthropic"],

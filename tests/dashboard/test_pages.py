@@ -132,6 +132,8 @@ def test_the_data_health_page_shows_failures_and_reconciliation(finance_client, 
     response = finance_client.get("/data-health/")
     html = response.content.decode()
     assert "HTTP 529 overloaded_error after 6 attempts" in html
+    # A successful run's note (a source it could not use) is shown with the run.
+    assert "a note of the sync: one source was not used (HTTP 403)" in html
     assert 'id="recon-table"' in html and "not billed yet" in html
     figure = chart_json(response, "chart-recon")
     assert [t["name"] for t in figure["data"]] == [
