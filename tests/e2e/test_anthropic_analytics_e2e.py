@@ -5,7 +5,6 @@ falls back to the legacy reports with a warning that never holds the key."""
 
 from __future__ import annotations
 
-from decimal import Decimal
 from io import StringIO
 
 import pytest
@@ -19,7 +18,7 @@ from spendapp.providers.fake import (
 from spendapp.providers.models import ProviderAccount
 from spendapp.usage.models import DailySpend, DailyUsageDetail, UsageBucket
 from tests.e2e.conftest import kill_a_worker_mid_sync, sync_until_successes
-from tests.e2e.test_ingestion_e2e import _spend, _sync_all
+from tests.e2e.test_ingestion_e2e import _sync_all, assert_matches_truth
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 DAYS = 60
@@ -35,20 +34,7 @@ def _anthropic(fake, key: str = DEFAULT_ANTHROPIC_ANALYTICS_KEY) -> ProviderAcco
 
 
 def assert_anthropic_matches_truth(fake) -> None:
-    truth = {
-        (r["date"], r["provider"], r["model"], r["project"]): r
-        for r in fake.truth()
-        if r["provider"] == "anthropic"
-    }
-    ours = {k: v for k, v in _spend().items() if k[1] == "anthropic"}
-    assert truth and set(ours) == set(truth), (
-        f"missing {sorted(set(truth) - set(ours))[:3]}, extra {sorted(set(ours) - set(truth))[:3]}"
-    )
-    for key, expected in truth.items():
-        got = ours[key]
-        for field in ("input_tokens", "output_tokens", "requests"):
-            assert got[field] == expected[field], (key, field)
-        assert Decimal(got["billed_cost"] or "0") == Decimal(expected["billed_cost"]), key
+    assert_matches_truth(fake, ("anthropic",))
 
 
 def test_a_clean_sync_through_analytics_equals_the_truth_and_a_rerun_changes_nothing(workers):

@@ -13,7 +13,7 @@ from spendapp.providers.fake import FakeProviderServer
 from spendapp.providers.models import ProviderAccount
 from spendapp.usage.models import CreditBalance
 from tests.e2e.conftest import kill_a_worker_mid_sync, sync_until_successes
-from tests.e2e.test_ingestion_e2e import _spend, _sync_all
+from tests.e2e.test_ingestion_e2e import _sync_all, assert_matches_truth
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 PROVIDERS = ("openrouter", "deepseek")
@@ -25,20 +25,7 @@ def _accounts(fake) -> list[ProviderAccount]:
 
 
 def assert_openrouter_matches_truth(fake) -> None:
-    truth = {
-        (r["date"], r["provider"], r["model"], r["project"]): r
-        for r in fake.truth()
-        if r["provider"] in PROVIDERS
-    }
-    ours = {k: v for k, v in _spend().items() if k[1] in PROVIDERS}
-    assert truth and set(ours) == set(truth), (
-        f"missing {sorted(set(truth) - set(ours))[:3]}, extra {sorted(set(ours) - set(truth))[:3]}"
-    )
-    for key, expected in truth.items():
-        got = ours[key]
-        for field in ("input_tokens", "output_tokens", "requests"):
-            assert got[field] == expected[field], (key, field)
-        assert Decimal(got["billed_cost"] or "0") == Decimal(expected["billed_cost"]), key
+    assert_matches_truth(fake, PROVIDERS)
 
 
 def test_a_clean_sync_equals_the_truth_keeps_the_balances_and_a_rerun_changes_nothing(workers):

@@ -47,9 +47,16 @@ def _spend() -> dict[tuple, dict]:
     }
 
 
-def assert_matches_truth(fake) -> None:
-    truth = {(r["date"], r["provider"], r["model"], r["project"]): r for r in fake.truth()}
-    ours = _spend()
+def assert_matches_truth(fake, providers: tuple[str, ...] | None = None) -> dict:
+    """``spend --json`` equals the fake's truth to the cent (for ``providers`` only, which must
+    have truth rows, when given); returns our rows by key."""
+    truth = {
+        (r["date"], r["provider"], r["model"], r["project"]): r
+        for r in fake.truth()
+        if providers is None or r["provider"] in providers
+    }
+    ours = {k: v for k, v in _spend().items() if providers is None or k[1] in providers}
+    assert truth or providers is None, f"no truth rows for {providers}"
     assert set(ours) == set(truth), (
         f"missing {sorted(set(truth) - set(ours))[:5]}, extra {sorted(set(ours) - set(truth))[:5]}"
     )
@@ -58,6 +65,7 @@ def assert_matches_truth(fake) -> None:
         for field in ("input_tokens", "output_tokens", "requests"):
             assert got[field] == expected[field], (key, field)
         assert Decimal(got["billed_cost"] or "0") == Decimal(expected["billed_cost"]), key
+    return ours
 
 
 def _sync_all(workers, accounts) -> list[SyncRun]:
