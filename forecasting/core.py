@@ -329,14 +329,15 @@ def _calibrated(series: pd.Series, plan, options: dict, chosen: Selected, notes:
     if cuts:
         runs = run_all(options["candidates"], series, season, extended, plan.steps, [], [])
     scores = []
-    floor = np.maximum(0.1 * chosen.errors.scale(plan.steps), 1e-6 * np.mean(np.abs(values)))
+    now = chosen.errors.scale(plan.steps)
+    floor = np.maximum(0.1 * now, 1e-6 * np.mean(np.abs(values)))
     for cut, sub in cuts if runs else []:
         earlier = _select(restrict(runs, extended, sub, cut), values[:cut], sub, options)
         mean = earlier.final
         if options["nonnegative"]:
             mean = np.clip(mean, 0.0, None)
         actual = values[cut : cut + plan.steps]
-        scores.append(procedure_scores(actual, mean, earlier.errors, floor))
+        scores.append(procedure_scores(actual, mean, earlier.errors, now, floor))
     if not scores:
         notes.append("too short to calibrate the bands on earlier cuts: the model's own band")
         return chosen

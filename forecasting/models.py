@@ -22,11 +22,14 @@ import warnings
 
 import numpy as np
 import pandas as pd
+from scipy.optimize import minimize_scalar
+from scipy.signal import lfilter
 from statsmodels.tools.sm_exceptions import ConvergenceWarning
 from statsmodels.tsa.exponential_smoothing.ets import ETSModel
-from statsmodels.tsa.forecasting.theta import ThetaModel
+from statsmodels.tsa.forecasting.theta import ThetaModel, ThetaModelResults
 from statsmodels.tsa.seasonal import MSTL
 from statsmodels.tsa.statespace.sarimax import SARIMAX
+from statsmodels.tsa.tsatools import add_trend
 
 ARIMA_ORDERS: tuple[tuple[int, int, int], ...] = ((0, 1, 1), (1, 1, 1))
 #: Points used to estimate ARIMA parameters and to refit Theta: half a year is plenty for
@@ -283,7 +286,7 @@ class _ThetaFit(Fitted):
 
     def forecast_from(self, origin: int, steps: int) -> np.ndarray:
         values = self.model.values[max(0, origin - RECENT) : origin]
-        res = ThetaModel(
+        res = _QuickTheta(
             values,
             period=self.model.season,
             deseasonalize=True,
@@ -291,6 +294,60 @@ class _ThetaFit(Fitted):
             method=self.method,
         ).fit()
         return np.asarray(res.forecast(steps), dtype=float)
+
+
+def _ses(alpha: float, y: np.ndarray) -> tuple[float, float]:
+    """Simple exponential smoothing from the level ``y[0]``: (sum of squared one-step errors,
+    last level). ``l_t = alpha * y_t + (1 - alpha) * l_{t-1}``, one recursion in C."""
+    level = lfilter([alpha], [1.0, alpha - 1.0], y, zi=[(1.0 - alpha) * y[0]])[0]
+    errors = y[1:] - level[:-1]
+    return float(errors @ errors), float(level[-1])
+
+
+#: Coarse grid searched before the bounded refinement, so a second local minimum of the
+#: sum of squares (seen: alpha 0.05 against 0.9999) does not trap the estimate.
+_ALPHA_GRID = np.linspace(0.02, 0.98, 25)
+_ALPHA_BOUNDS = (1e-4, 0.9999)
+
+
+def ses_alpha(y: np.ndarray) -> float:
+    """Least-squares smoothing parameter of SES with a known initial level ``y[0]``.
+
+    This is the estimate statsmodels' ``ExponentialSmoothing(y, initial_level=y[0],
+    initialization_method="known")`` maximises for (the Gaussian likelihood with the scale
+    concentrated out is the sum of squares), found by a grid and a bounded refinement around
+    its best point, about 5x faster than the state-space optimiser and never at a worse
+    local minimum than it.
+    """
+    sse = [_ses(a, y)[0] for a in _ALPHA_GRID]
+    i = int(np.argmin(sse))
+    lo = _ALPHA_GRID[i - 1] if i > 0 else _ALPHA_BOUNDS[0]
+    hi = _ALPHA_GRID[i + 1] if i < len(_ALPHA_GRID) - 1 else _ALPHA_BOUNDS[1]
+    best = minimize_scalar(
+        lambda a: _ses(a, y)[0], bounds=(lo, hi), method="bounded", options={"xatol": 1e-6}
+    )
+    return float(best.x)
+
+
+class _QuickTheta(ThetaModel):
+    """statsmodels' ThetaModel with its two-step fit (OLS drift, SES level) done faster.
+
+    ``ThetaModel.fit`` estimates the SES parameter with the state-space optimiser: about
+    three quarters of the time of every forecast here, since Theta is refit at each of the
+    ~40 backtest origins. The drift, the deseasonalising and the forecast formula are
+    statsmodels' own; only the SES estimate is `ses_alpha`.
+    """
+
+    def fit(self, use_mle: bool = False, disp: bool = False) -> ThetaModelResults:
+        if use_mle:
+            return super().fit(use_mle=True, disp=disp)
+        y, seasonal = self._deseasonalize_data()
+        y = np.asarray(y, dtype=float)
+        trend = add_trend(y, "ct", prepend=True)[:, :2]
+        trend[:, 1] -= 1
+        _, b0 = np.linalg.lstsq(trend, y, rcond=None)[0]
+        alpha = ses_alpha(y)
+        return ThetaModelResults(b0, alpha, None, _ses(alpha, y)[1], seasonal, False, self)
 
 
 class AdditiveTheta(Theta):

@@ -331,7 +331,7 @@ def run_scenario(
     spend = {"spend": _monthly(priced)}
     for bound in ("lower", "upper"):
         spend[bound] = _monthly(_priced(frames[bound], prices, spec))
-    tier = priced.groupby([priced["date"].dt.to_period("M"), "tier"])["spend"].sum()
+    tier = priced.groupby([priced["date"].dt.to_period("M"), "tier"], observed=True)["spend"].sum()
     by_tier = tier.unstack(fill_value=0.0).map(to_cents)
     monthly = pd.DataFrame(
         {

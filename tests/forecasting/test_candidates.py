@@ -70,3 +70,32 @@ def test_multiplicative_candidates_are_skipped_with_a_note_when_a_day_is_zero():
     fc = forecast(y, horizon=14)
     assert any("ets(M,Ad,M): skipped, needs every value > 0" in n for n in fc.notes)
     assert "theta" in set(fc.scores["model"])
+
+
+@pytest.mark.parametrize("method", ["additive", "multiplicative"])
+def test_quick_theta_fit_forecasts_as_statsmodels_theta_does(method):
+    # Theta is refit at every backtest origin; only its SES estimate is our own (a grid and a
+    # bounded refinement instead of the state-space optimiser). On ordinary series both find
+    # the same smoothing parameter, so the forecasts agree.
+    from statsmodels.tsa.forecasting.theta import ThetaModel
+
+    from forecasting.models import _QuickTheta
+
+    for seed in range(5):
+        values = growing_with_quiet_weekends(seed, 182).to_numpy()
+        options = {"period": 7, "deseasonalize": True, "use_test": False, "method": method}
+        theirs = ThetaModel(values, **options).fit()
+        ours = _QuickTheta(values, **options).fit()
+        assert ours.params["alpha"] == pytest.approx(theirs.params["alpha"], abs=1e-3)
+        np.testing.assert_allclose(ours.forecast(28), theirs.forecast(28), rtol=1e-4)
+
+
+def test_ses_alpha_finds_the_least_squares_minimum_not_a_local_one():
+    from forecasting.models import _ses, ses_alpha
+
+    rng = np.random.default_rng(3)
+    # A random walk with noise: the sum of squares is flat and bumpy in alpha.
+    y = np.cumsum(rng.normal(0, 1, 182)) + rng.normal(0, 2, 182) + 50
+    alpha = ses_alpha(y)
+    grid = np.linspace(1e-4, 0.9999, 2001)
+    assert _ses(alpha, y)[0] <= min(_ses(a, y)[0] for a in grid) + 1e-9

