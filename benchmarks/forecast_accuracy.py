@@ -1,7 +1,8 @@
 """Peer benchmark: ``forecasting.forecast`` against statsforecast on the same protocol.
 
-Run as ``python -m benchmarks accuracy [-- --synthetic 40 --workers 2]`` after
-``pip install -e '.[bench]'`` (statsforecast and the packages that ship the real series).
+Run as ``python -m benchmarks accuracy [-- --synthetic 40 --workers 2]`` in a virtual
+environment of its own with ``pip install -e '.[bench]'`` (statsforecast and the packages that
+ship the real series; statsforecast needs pandas < 3, so it would downgrade the app's pandas).
 
 Protocol (issue #13): horizon 28 days, 3 rolling origins 28 days apart ending at the end of
 each series; every method forecasts from the same history. Per series and origin the

@@ -175,6 +175,13 @@ def unit_prices(prices: Mapping, model: str, *, cached_in_input: bool = True) ->
     }
 
 
+def generative(price: Mapping) -> bool:
+    """Whether a model can take chat and agent work, so traffic may move to it: anything but
+    a model priced for input only (embedding and moderation models: an input price, output
+    priced 0). They are often the cheapest of the small tier, but cannot answer a prompt."""
+    return not (float(price.get("output", 0)) == 0 and float(price.get("input", 0)) > 0)
+
+
 @dataclass(frozen=True)
 class SpendForecast:
     """Priced demand: per-series and total daily spend with intervals (floats)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from forecasting.demand import generative
 from forecasting.errors import ScenarioError
 from forecasting.scenario_spec import validate_spec
 
@@ -34,11 +35,12 @@ def _blended(prices: Mapping, model: str) -> float:
 
 
 def _cheapest(prices: Mapping, tier: str) -> str:
-    """The cheapest model of ``tier`` that can take chat and agent work: one with a price per
-    output token. Embedding and moderation models (input only, output priced 0) are often the
-    cheapest of the small tier, but cannot answer a prompt."""
+    """The cheapest generative model of ``tier`` (3:1 input:output blended price) that is
+    priced at all (a free model would make the preset's savings say nothing)."""
     models = [
-        m for m, p in prices.items() if p.get("tier") == tier and float(p.get("output", 0)) > 0
+        m
+        for m, p in prices.items()
+        if p.get("tier") == tier and generative(p) and float(p.get("output", 0)) > 0
     ]
     if not models:
         raise ScenarioError(f"prices: no generative model of tier {tier!r} for the preset")

@@ -31,7 +31,7 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
-from forecasting.demand import MEASURES, DemandForecast, to_cents, unit_prices
+from forecasting.demand import MEASURES, DemandForecast, generative, to_cents, unit_prices
 from forecasting.errors import ScenarioError
 from forecasting.scenario_spec import validate_spec
 
@@ -245,6 +245,11 @@ def _priced(frame: pd.DataFrame, prices: Mapping, spec: dict) -> pd.DataFrame:
         for key in ("to", "small", "frontier"):
             if key in t:
                 _tiers(prices, [t[key]])
+                if not generative(prices[t[key]]):
+                    raise ScenarioError(
+                        f"{t['type']}: {key} model {t[key]!r} is priced for input only (an "
+                        "embedding or moderation model): it cannot take chat or agent traffic"
+                    )
     tiers = _tiers(prices, frame["model"].unique())
     rows = len(frame)
     for t in spec["transforms"]:

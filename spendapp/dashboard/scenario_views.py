@@ -15,6 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from forecasting import PRESETS, ForecastError, ScenarioError, validate_spec
+from forecasting.demand import generative
 from forecasting.runs.history import default_as_of
 from forecasting.runs.models import DemandBaseline, Scenario
 from forecasting.runs.projections import month_projection
@@ -272,7 +273,8 @@ def _form(request, editing: Scenario | None) -> dict:
 
 def _builder_options(inputs: ScenarioInputs) -> dict:
     """What the builder's menus offer: the organisation's own models, tiers and projects
-    (the baseline's) and every priced catalog model with its effective prices."""
+    (the baseline's) and every priced catalog model with its effective prices; traffic can
+    move only to the generative ones (`forecasting.demand.generative`)."""
     mean = inputs.demand["mean"]
     used = inputs.used
     models = [
@@ -283,6 +285,7 @@ def _builder_options(inputs: ScenarioInputs) -> dict:
             "input": round(float(price["input"]) * 1e6, 4),
             "output": round(float(price["output"]) * 1e6, 4),
             "used": model in used,
+            "generative": generative(price),
         }
         for model, price in sorted(inputs.prices.items())
     ]

@@ -62,12 +62,22 @@
     return m.name + " (" + m.tier + ", $" + m.input + " in / $" + m.output + " out per 1M" + (m.used ? ", in use" : "") + ")";
   }
 
-  function modelList() {
-    var list = el("datalist", { id: "builder-models" });
-    options.models.forEach(function (m) {
+  // Two menus: every priced model (a price change may name any), and the models traffic can
+  // move to (generative: priced per output token; not embedding or moderation models).
+  function modelList(id, models) {
+    var list = el("datalist", { id: id });
+    models.forEach(function (m) {
       list.appendChild(el("option", { value: m.name, label: modelLabel(m) }));
     });
     return list;
+  }
+
+  function targets() {
+    return options.models.filter(function (m) { return m.generative; });
+  }
+
+  function blended(m) {
+    return (3 * Number(m.input) + Number(m.output)) / 4;
   }
 
   function select(id, values, current, blank) {
@@ -146,8 +156,8 @@
     return [field(label, kindSel), field(label + " name", nameSel)];
   }
 
-  function modelField(row, key, label) {
-    var input = el("input", { id: "r" + row.id + "-" + key, list: "builder-models", autocomplete: "off", placeholder: "search models", value: row.t[key] || "" });
+  function modelField(row, key, label, list) {
+    var input = el("input", { id: "r" + row.id + "-" + key, list: list || "builder-targets", autocomplete: "off", placeholder: "search models", value: row.t[key] || "" });
     var hint = el("span", { class: "help muted builder-price" });
     function show() {
       var m = options.models.filter(function (x) { return x.name === input.value; })[0];
@@ -251,7 +261,7 @@
       out.push(modelField(row, "frontier", "Frontier model"));
       out.push(percentField(row, "share", "Share to the small model", 0, 100));
     } else if (t.type === "price_change") {
-      out.push(modelField(row, "model", "Model"));
+      out.push(modelField(row, "model", "Model", "builder-models"));
       out.push(signedPercentField(row, "monthly_change", "Price change per month (%)"));
     } else if (t.type === "growth") {
       out.push(signedPercentField(row, "monthly", "Growth per month (%)"));
@@ -299,7 +309,9 @@
     var t = { type: type };
     if (type === "shift") {
       t.share = 0.5;
-      var small = options.models.filter(function (m) { return m.tier === "small"; })[0];
+      // The cheapest generative small model, as the 80/20 preset picks it.
+      var small = targets().filter(function (m) { return m.tier === "small"; })
+        .sort(function (a, b) { return blended(a) - blended(b); })[0];
       t.to = small ? small.name : "";
     } else if (type === "route") {
       t.share = 0.5;
@@ -525,7 +537,8 @@
     summary = document.getElementById("preview-summary");
     status = document.getElementById("preview-status") || summary;
     document.getElementById("builder").hidden = false;
-    form.appendChild(modelList());
+    form.appendChild(modelList("builder-models", options.models));
+    form.appendChild(modelList("builder-targets", targets()));
     if (!fromJSON(textarea.value)) {
       rows = [];
       render();

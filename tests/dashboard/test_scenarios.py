@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import pytest
 
 from forecasting.runs.models import Scenario
+from spendapp.usage.models import DailySpend
 from tests.dashboard.conftest import chart_json
 
 SHIFT = [{"type": "shift", "from": {"tier": "frontier"}, "to": "gpt-5.4-mini", "share": 0.5}]
@@ -86,3 +88,36 @@ def test_a_user_without_a_role_cannot_save(client, charlie, db):
     client.force_login(charlie)
     response = client.post("/scenarios/save/", {"name": "x", "transforms": "[]"})
     assert response.status_code == 403
+
+
+def test_traffic_moves_only_to_models_that_can_answer(finance_client, scenario_baseline, accounts):
+    # The builder's "to" menus list generative models only; a draft typed by hand that moves
+    # traffic to an embedding model is refused with the reason, and nothing is saved.
+    DailySpend.objects.create(
+        day=scenario_baseline[0].day,
+        account=accounts["openai"],
+        provider="openai",
+        project_id="proj_support",
+        model="text-embedding-3-small",
+        input_uncached_tokens=10**6,
+        estimated_cost=Decimal("0.02"),
+    )
+    page = finance_client.get("/scenarios/")
+    html = page.content.decode()
+    start = html.index('<script id="scenario-options" type="application/json">')
+    options = json.loads(html[html.index(">", start) + 1 : html.index("</script>", start)])
+    by_name = {m["name"]: m for m in options["models"]}
+    assert by_name["gpt-5.4-mini"]["generative"] is True
+    embedding = by_name["text-embedding-3-small"]
+    assert embedding["output"] == 0 and embedding["generative"] is False
+    draft = [{"type": "shift", "from": {"tier": "frontier"}, "to": embedding["name"], "share": 1}]
+    form = {"name": "To embeddings", "transforms": json.dumps(draft), "action": "preview"}
+    response = finance_client.post("/scenarios/", form)
+    assert response.status_code == 400
+    assert "priced for input only" in response.content.decode()
+    assert not Scenario.objects.exists()
+    # Saving checks the form, not the prices (a model may be priced later, by an override):
+    # the comparison then says why it cannot price the scenario.
+    saved = finance_client.post("/scenarios/save/", form)
+    page = finance_client.get(saved["Location"]).content.decode()
+    assert "priced for input only" in page

@@ -78,6 +78,26 @@ def test_80_20_moves_work_to_a_model_that_can_answer_not_to_an_embedding_model()
         preset_80_20({"frontier": PRICES["frontier"], "text-embedding-3-small": embedding})
 
 
+@pytest.mark.parametrize(
+    "transform",
+    [
+        {"type": "shift", "from": {"model": "frontier"}, "to": "text-embedding-3-small"},
+        {"type": "route", "small": "text-embedding-3-small", "frontier": "frontier"},
+    ],
+)
+def test_traffic_cannot_move_to_an_input_only_model(transform):
+    # A draft typed by hand gets the same rule as the preset: a clear error, not a saving.
+    embedding = {"input": 2e-8, "cached_input": 0.0, "output": 0.0, "tier": "small"}
+    prices = {**PRICES, "text-embedding-3-small": embedding}
+    with pytest.raises(ScenarioError, match="priced for input only"):
+        run_scenario(flat_demand(), prices, spec({**transform, "share": 0.5}))
+    # A free model (nothing priced) is not an embedding model: traffic may move to it.
+    free = {**PRICES, "free": {"input": 0.0, "output": 0.0, "tier": "small"}}
+    moved = {**transform, "share": 0.5}
+    moved.update({k: "free" for k in ("to", "small") if k in moved})
+    assert run_scenario(flat_demand(), free, spec(moved)).savings > 0
+
+
 def test_linear_ramp_halfway_gives_half_the_effect():
     res = run_scenario(
         flat_demand(),
