@@ -32,7 +32,20 @@ def _start(name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, *args], cwd=BASE_DIR, env=env, process_group=0)
 
 
+#: Stopped first, and waited for: the processes that call the others. The Celery worker's warm
+#: shutdown finishes the task it is running (the demo's first sync may still be reading the
+#: fake providers), so the fake providers stop only after it; stopped together, the sync's
+#: last requests failed and logged connection errors on every Ctrl-C during the first sync.
+CALLERS = ("worker", "beat")
+
+
 def _stop_all(procs: dict[str, subprocess.Popen]) -> None:
+    callers = {name: proc for name, proc in procs.items() if name in CALLERS}
+    _stop(callers)
+    _stop({name: proc for name, proc in procs.items() if name not in callers})
+
+
+def _stop(procs: dict[str, subprocess.Popen]) -> None:
     for proc in procs.values():
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
