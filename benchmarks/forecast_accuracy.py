@@ -4,8 +4,8 @@ Run as ``python -m benchmarks accuracy [-- --synthetic 40 --workers 2]`` in a vi
 environment of its own with ``pip install -e '.[bench]'`` (statsforecast and the packages that
 ship the real series; statsforecast needs pandas < 3, so it would downgrade the app's pandas).
 
-Protocol (issue #13): horizon 28 days, 3 rolling origins 28 days apart ending at the end of
-each series; every method forecasts from the same history. Per series and origin the
+Protocol (issue #13): horizon 28 days (``--horizon``), 3 rolling origins as far apart, ending
+at the end of each series; every method forecasts from the same history. Per series and origin the
 *relative MASE* is the method's mean absolute error divided by seasonal naive's (period 7) on
 the same 28 days (the in-sample MASE scale cancels); the figure printed is its geometric mean
 over origins and series. Coverage is the share of the 28 x origins x series actuals inside
@@ -52,10 +52,10 @@ def _peer(name: str):
     return getattr(models, name)(season_length=SEASON)
 
 
-def _ours(history: pd.Series) -> dict[str, np.ndarray]:
+def _ours(history: pd.Series, horizon: int) -> dict[str, np.ndarray]:
     from forecasting import forecast
 
-    fc = forecast(history, horizon=HORIZON, levels=LEVELS)
+    fc = forecast(history, horizon=horizon, levels=LEVELS)
     out = {"mean": fc.mean.to_numpy(), "model": fc.model}
     for level in LEVELS:
         out[f"lo-{level}"] = fc.lower[level].to_numpy()
@@ -63,11 +63,11 @@ def _ours(history: pd.Series) -> dict[str, np.ndarray]:
     return out
 
 
-def _theirs(name: str, history: pd.Series) -> dict[str, np.ndarray]:
+def _theirs(name: str, history: pd.Series, horizon: int) -> dict[str, np.ndarray]:
     values = history.fillna(0.0).to_numpy(dtype=float)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return _peer(name).forecast(y=values, h=HORIZON, level=list(LEVELS))
+        return _peer(name).forecast(y=values, h=horizon, level=list(LEVELS))
 
 
 def _score(pred: dict, actual: np.ndarray) -> dict[str, float]:
@@ -78,16 +78,19 @@ def _score(pred: dict, actual: np.ndarray) -> dict[str, float]:
     return row
 
 
-def evaluate(task: tuple[str, str, pd.Series, int]) -> list[dict]:
+def evaluate(task: tuple[str, str, pd.Series, int, int, tuple[str, ...]]) -> list[dict]:
     """All methods on one series and origin: one row per method."""
-    group, name, series, k = task
-    cut = len(series) - k * HORIZON
-    history, actual = series.iloc[:cut], series.iloc[cut : cut + HORIZON].fillna(0.0).to_numpy()
+    group, name, series, k, horizon, peers = task
+    cut = len(series) - k * horizon
+    history, actual = series.iloc[:cut], series.iloc[cut : cut + horizon].fillna(0.0).to_numpy()
     rows = []
-    for method in ("forecast()", *PEERS):
+    for method in ("forecast()", *peers):
         start = time.process_time()
         try:
-            pred = _ours(history) if method == "forecast()" else _theirs(method, history)
+            if method == "forecast()":
+                pred = _ours(history, horizon)
+            else:
+                pred = _theirs(method, history, horizon)
             row = _score(pred, actual) | {"model": pred.get("model", "")}
         except Exception as exc:  # a peer failing on a series is a result, not a crash
             row = {"mae": np.nan, "error": f"{type(exc).__name__}: {exc}"}
@@ -106,7 +109,7 @@ def _warm_up() -> None:
         np.arange(120.0) % 7 + 10, index=pd.date_range("2024-01-01", periods=120, freq="D")
     )
     for method in PEERS:
-        _theirs(method, values)
+        _theirs(method, values, HORIZON)
 
 
 def _init() -> None:
@@ -142,7 +145,21 @@ def main() -> None:
     parser.add_argument("--synthetic", type=int, default=40, help="synthetic series")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--csv", type=Path, default=None, help="write per-origin rows here")
+    parser.add_argument(
+        "--horizon", type=int, default=HORIZON, help="days forecast (origins as far apart)"
+    )
+    parser.add_argument(
+        "--peers",
+        default=",".join(PEERS),
+        help="comma-separated statsforecast models (SeasonalNaive is always run: the scale)",
+    )
     args = parser.parse_args()
+    peers = tuple(p for p in args.peers.split(",") if p and p != "SeasonalNaive")
+    unknown = set(peers) - set(PEERS)
+    if unknown:
+        parser.error(f"--peers: unknown {', '.join(sorted(unknown))}; choose from {PEERS}")
+    peers += ("SeasonalNaive",)
+    per_origin = {"horizon": args.horizon, "peers": peers}
     tasks = []
     for seed in range(args.synthetic):
         series = spend_like(seed)
@@ -150,6 +167,7 @@ def main() -> None:
     for series in real_series():
         group = "held-out" if series.name in HELD_OUT else "dev"
         tasks += [(group, series.name, series, k) for k in range(ORIGINS, 0, -1)]
+    tasks = [(*task, *per_origin.values()) for task in tasks]
     start = time.perf_counter()
     with get_context("spawn").Pool(args.workers, initializer=_init) as pool:
         rows = [row for chunk in pool.imap_unordered(evaluate, tasks) for row in chunk]
@@ -160,7 +178,7 @@ def main() -> None:
     order = {"synthetic": 0, "real": 1, "dev": 2, "held-out": 3}
     table = table.sort_values(["set", "relative MASE"], key=lambda c: c.map(order).fillna(c))
     print(
-        f"horizon {HORIZON}, {ORIGINS} origins, {args.synthetic} synthetic + "
+        f"horizon {args.horizon}, {ORIGINS} origins, {args.synthetic} synthetic + "
         f"{frame[frame['set'] != 'synthetic']['series'].nunique()} real series, "
         f"{args.workers} workers, wall {wall:.0f} s, load average "
         + " ".join(f"{v:.1f}" for v in os.getloadavg())

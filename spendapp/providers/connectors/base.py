@@ -77,6 +77,20 @@ class Secret:
         return bool(self._value)
 
 
+def checked_window(spec: EndpointSpec, start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    """``[start, end)`` in UTC, or a ValueError: naive datetimes, an empty window, or one longer
+    than the endpoint's ``max_window`` (a caller's bug, not a provider fault)."""
+    if start.tzinfo is None or end.tzinfo is None:
+        raise ValueError("start and end must be timezone-aware datetimes")
+    if end <= start:
+        raise ValueError("end must be after start")
+    if end - start > spec.max_window:
+        raise ValueError(
+            f"window {end - start} is longer than {spec.name}'s maximum {spec.max_window}"
+        )
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
 class Connector(abc.ABC):
     """Base class of every provider connector."""
 
@@ -204,16 +218,9 @@ class Connector(abc.ABC):
         yield from pages
 
     def _fetch_pages(self, spec: EndpointSpec, start: datetime, end: datetime) -> Iterator[Page]:
-        if start.tzinfo is None or end.tzinfo is None:
-            raise ValueError("start and end must be timezone-aware datetimes")
-        if end <= start:
-            raise ValueError("end must be after start")
-        if end - start > spec.max_window:
-            raise ValueError(
-                f"window {end - start} is longer than {spec.name}'s maximum {spec.max_window}"
-            )
+        start, end = checked_window(spec, start, end)
         url = self._url(self._path(spec))
-        params = self._window_params(spec, start.astimezone(UTC), end.astimezone(UTC))
+        params = self._window_params(spec, start, end)
         cursor: str | None = None
         seen: set[str] = set()
         for _ in range(MAX_PAGES_PER_WINDOW):

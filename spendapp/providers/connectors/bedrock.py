@@ -41,7 +41,7 @@ from spendapp.providers.errors import (
 )
 from spendapp.providers.records import CostRecord, NamedEntity, Page, UsageRecord
 
-from .base import Connector, EndpointSpec, Secret
+from .base import Connector, EndpointSpec, Secret, checked_window
 from .bedrock_cur import LineItem, line_items, read_rows
 from .http import HttpClient
 from .logfilter import register_secret, scrub
@@ -178,11 +178,7 @@ class BedrockConnector(Connector):
 
     def fetch_pages(self, endpoint, start: datetime, end: datetime) -> Iterator[Page]:
         spec = self.endpoint(endpoint) if isinstance(endpoint, str) else endpoint
-        if start.tzinfo is None or end.tzinfo is None:
-            raise ValueError("start and end must be timezone-aware datetimes")
-        if end <= start or end - start > spec.max_window:
-            raise ValueError(f"bad window {start}..{end} for {spec.name}")
-        start, end = start.astimezone(UTC), end.astimezone(UTC)
+        start, end = checked_window(spec, start, end)
         with self._scrubbed_errors():
             items = [
                 item

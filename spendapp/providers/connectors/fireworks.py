@@ -45,6 +45,7 @@ from spendapp.providers.records import CostRecord, NamedEntity, Page, UsageRecor
 from .base import (
     Connector,
     EndpointSpec,
+    checked_window,
     dimension,
     optional_decimal,
     optional_object,
@@ -145,16 +146,9 @@ class FireworksConnector(Connector):
         if spec.kind != "cost":
             yield from super().fetch_pages(spec, start, end)
             return
-        if start.tzinfo is None or end.tzinfo is None:
-            raise ValueError("start and end must be timezone-aware datetimes")
-        if end <= start:
-            raise ValueError("end must be after start")
-        if end - start > spec.max_window:
-            raise ValueError(
-                f"window {end - start} is longer than {spec.name}'s maximum {spec.max_window}"
-            )
+        start, end = checked_window(spec, start, end)
         url = self._url(self._path(spec))
-        day = start.astimezone(UTC).date()
+        day = start.date()
         while _midnight(day) < end:
             params = self._window_params(spec, _midnight(day), _midnight(day) + timedelta(days=1))
             body = self._get(url, params)
