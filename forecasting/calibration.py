@@ -6,7 +6,8 @@ errors there were small) and drawn from one window that may have been calm, so o
 the bands held less often than they said (80% bands covered 69-71% in issue #13).
 
 What: the whole procedure (backtest every candidate, select, forecast) is run again at
-``CUTS`` earlier cuts of the series, each ``steps`` points apart, as if it were then. Its
+``CUTS`` earlier cuts of the series, four seasons apart (28 days; ``steps`` when longer), as
+if it were then. Its
 forecast errors on the ``steps`` points after each cut are nonconformity scores of the
 procedure, selection included, on data it had not seen. Each is normalised by the *smaller*
 of two error scales ``s(h)``: the one that run had then, and the chosen model's now. By its own
@@ -15,7 +16,7 @@ scale alone, a miss made in a turbulent spell would shrink when carried into a c
 scale alone, a calm cut's misses would shrink when today is turbulent. The smaller scale keeps
 a miss at least as large, against today's band, as it was in either.
 
-Cost: the cuts' backtest origins are the main origins shifted back by multiples of ``steps``
+Cost: the cuts' backtest origins are the main origins shifted back by multiples of the spacing
 (a multiple of the season), so they mostly coincide; every candidate is fitted once more on
 one plan holding all of them (`extend`), and each cut's procedure reads its own rows
 (`restrict`). The state-space models' parameters are estimated before the earliest of them,
@@ -51,7 +52,9 @@ from forecasting.intervals import ErrorModel
 CUTS = 5
 
 
-def extend(plan: Plan, floor: int) -> tuple[Plan, list[tuple[int, Plan]]]:
+def extend(
+    plan: Plan, floor: int, spacing: int | None = None
+) -> tuple[Plan, list[tuple[int, Plan]]]:
     """One plan holding the origins of every earlier cut (and the cuts), and the cuts.
 
     Parameters
@@ -61,6 +64,9 @@ def extend(plan: Plan, floor: int) -> tuple[Plan, list[tuple[int, Plan]]]:
     floor : int
         No origin earlier than this (keeps enough data to estimate the models); a cut keeps
         the origins at or after it and is dropped when fewer than 3 remain.
+    spacing : int, optional
+        Points between cuts (default and least: ``plan.steps``). A short horizon still gets
+        cuts four seasons apart, so they reach as far back as a four-week forecast's do.
 
     Returns
     -------
@@ -70,8 +76,9 @@ def extend(plan: Plan, floor: int) -> tuple[Plan, list[tuple[int, Plan]]]:
         Each cut's position and its own backtest plan.
     """
     cuts = []
+    spacing = max(spacing or 0, plan.steps)
     for k in range(1, CUTS + 1):
-        shift = k * plan.steps
+        shift = k * spacing
         origins = tuple(o - shift for o in plan.origins if o - shift >= floor)
         if len(origins) >= 3:
             cuts.append((plan.origins[-1] + plan.steps - shift, Plan(origins, plan.steps)))

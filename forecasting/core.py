@@ -324,7 +324,11 @@ def _calibrated(series: pd.Series, plan, options: dict, chosen: Selected, notes:
     """The conformal step (`forecasting.calibration`): the procedure at earlier cuts."""
     season, values = options["season"], series.to_numpy()
     # Earlier origins, but never so early that the models lose half their estimation data.
-    extended, cuts = extend(plan, floor=max(4 * season + 4, plan.estimate_until // 2))
+    # Cuts four seasons apart (a multiple of the season, so the cuts' origins coincide).
+    spacing = season * -(-max(plan.steps, 4 * season) // season)
+    extended, cuts = extend(
+        plan, floor=max(4 * season + 4, plan.estimate_until // 2), spacing=spacing
+    )
     runs = []
     if cuts:
         runs = run_all(options["candidates"], series, season, extended, plan.steps, [], [])
