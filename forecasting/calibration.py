@@ -16,6 +16,13 @@ scale alone, a miss made in a turbulent spell would shrink when carried into a c
 scale alone, a calm cut's misses would shrink when today is turbulent. The smaller scale keeps
 a miss at least as large, against today's band, as it was in either.
 
+For daily series with the history, one more cut lies **a year back** (52 weeks, so the
+weekdays line up): the procedure run on the same window length ending 364 days before today,
+scored on the weeks that followed then. A holiday season, a summer lull or a year-end close
+missed last year widens this year's band for the same weeks; the five recent cuts cannot see
+it. Real series of the peer benchmark: 80% bands covered 0.78 without it and 0.82 with it,
+95% bands 0.93 and 0.95; the synthetic set, without yearly patterns, stayed at 0.82 / 0.95.
+
 Cost: the cuts' backtest origins are the main origins shifted back by multiples of the spacing
 (a multiple of the season), so they mostly coincide; every candidate is fitted once more on
 one plan holding all of them (`extend`), and each cut's procedure reads its own rows

@@ -274,6 +274,9 @@ def forecast(
         "combine": combine,
         "nonnegative": nonnegative,
         "calibrate": calibrate,
+        # The whole history (the models use the last ``history`` points of it): the year-ago
+        # cut of daily series looks further back (`_year_ago_scores`).
+        "whole": prep.y if prep.freq == "D" else None,
     }
     # Single-threaded BLAS: the models' matrices are tiny, and on a busy machine threaded
     # BLAS spins for cores it does not get (measured: 5x the CPU time per forecast).
@@ -337,11 +340,11 @@ def _calibrated(series: pd.Series, plan, options: dict, chosen: Selected, notes:
     floor = np.maximum(0.1 * now, 1e-6 * np.mean(np.abs(values)))
     for cut, sub in cuts if runs else []:
         earlier = _select(restrict(runs, extended, sub, cut), values[:cut], sub, options)
-        mean = earlier.final
-        if options["nonnegative"]:
-            mean = np.clip(mean, 0.0, None)
-        actual = values[cut : cut + plan.steps]
-        scores.append(procedure_scores(actual, mean, earlier.errors, now, floor))
+        scores.append(_scores(earlier, values[cut : cut + plan.steps], options, now, floor))
+    if options["whole"] is not None:
+        year = _year_ago_scores(series, plan, options, floor, now)
+        if year is not None:
+            scores.append(year)
     if not scores:
         notes.append("too short to calibrate the bands on earlier cuts: the model's own band")
         return chosen
@@ -358,3 +361,45 @@ def _select(runs, values, plan, options) -> Selected:
         combine=options["combine"],
         nonnegative=options["nonnegative"],
     )
+
+
+#: The year-ago cut: 52 weeks back, so the weekdays line up.
+YEAR = 364
+
+
+def _year_ago_scores(
+    series: pd.Series, plan, options: dict, floor: np.ndarray, now: np.ndarray
+) -> np.ndarray | None:
+    """The procedure's normalised errors on the same weeks a year earlier
+    (`forecasting.calibration`), or ``None`` without the history for it.
+
+    The run sees what the main one sees, a year earlier: as many points, up to the cut. It
+    needs at least half the main window before the cut, and the cut must lie in the data.
+    """
+    full = options["whole"]
+    cut = len(full) - YEAR
+    if cut < len(series) // 2:
+        return None
+    past = full.iloc[:cut].iloc[-len(series) :]
+    season = options["season"]
+    sub = plan_origins(
+        len(past),
+        season=season,
+        horizon=plan.steps,
+        n_origins=options["n_origins"],
+        max_steps=options["max_steps"],
+        min_train=season + 1,
+    )
+    if sub is None or sub.steps != plan.steps:
+        return None
+    runs = run_all(options["candidates"], past, season, sub, plan.steps, [], [])
+    if not runs:
+        return None
+    earlier = _select(runs, past.to_numpy(), sub, options)
+    return _scores(earlier, full.to_numpy()[cut : cut + plan.steps], options, now, floor)
+
+
+def _scores(earlier: Selected, actual: np.ndarray, options: dict, now, floor) -> np.ndarray:
+    """An earlier run's normalised errors on what came after its cut."""
+    mean = np.clip(earlier.final, 0.0, None) if options["nonnegative"] else earlier.final
+    return procedure_scores(actual, mean, earlier.errors, now, floor)

@@ -89,3 +89,25 @@ def test_sample_paths_come_from_the_calibrated_distribution():
     paths = fc.sample_paths(4000, seed=1).to_numpy()
     inside = (paths >= fc.lower[80].to_numpy()) & (paths <= fc.upper[80].to_numpy())
     assert inside.mean() == pytest.approx(0.80, abs=0.04)
+
+
+def test_a_miss_in_the_same_weeks_last_year_widens_this_years_band():
+    # Two years of daily spend with a year-end close: the last two weeks of December at a
+    # third of the level. Forecast from December 1st: the five recent cuts never saw a close;
+    # the year-ago cut saw the procedure miss last year's (11 of its 28 days), so the 95% band
+    # reaches down to hold a close again. The scores are pooled over the 28 steps, so the
+    # whole band widens, not only the close's days; 11 days of 168 scores stay outside the
+    # 80% band's quantiles, which widens a little.
+    rng = np.random.default_rng(1)
+    index = pd.date_range("2024-12-01", "2026-11-30", freq="D")
+    values = 100 * rng.lognormal(0, 0.05, len(index))
+    close = (index.month == 12) & (index.day >= 18)
+    values[close] /= 3
+    y = pd.Series(values, index=index)
+    with_last_year = forecast(y, horizon=28)
+    without = forecast(y.iloc[-365:], horizon=28)  # no history a year back
+    assert (with_last_year.mean == without.mean).all()  # the point forecast is the same
+    this_close = slice(17, 28)  # December 18-28
+    assert (without.lower[95].iloc[this_close] > 80).all()  # a close at ~33 far outside
+    assert (with_last_year.lower[95].iloc[this_close] < values[close].max()).all()
+    assert (with_last_year.lower[80] < without.lower[80]).all()
