@@ -339,7 +339,9 @@ def _calibrated(series: pd.Series, plan, options: dict, chosen: Selected, notes:
     now = chosen.errors.scale(plan.steps)
     floor = np.maximum(0.1 * now, 1e-6 * np.mean(np.abs(values)))
     for cut, sub in cuts if runs else []:
-        earlier = _select(restrict(runs, extended, sub, cut), values[:cut], sub, options)
+        earlier = _select(
+            restrict(runs, extended, sub, cut), values[:cut], sub, options, report=False
+        )
         scores.append(_scores(earlier, values[cut : cut + plan.steps], options, now, floor))
     if options["whole"] is not None:
         year = _year_ago_scores(series, plan, options, floor, now)
@@ -351,7 +353,7 @@ def _calibrated(series: pd.Series, plan, options: dict, chosen: Selected, notes:
     return replace(chosen, errors=envelope(chosen.errors, np.concatenate(scores)))
 
 
-def _select(runs, values, plan, options) -> Selected:
+def _select(runs, values, plan, options, report: bool = True) -> Selected:
     return select(
         runs,
         values,
@@ -360,6 +362,7 @@ def _select(runs, values, plan, options) -> Selected:
         options["level"],
         combine=options["combine"],
         nonnegative=options["nonnegative"],
+        report=report,
     )
 
 
@@ -395,7 +398,7 @@ def _year_ago_scores(
     runs = run_all(options["candidates"], past, season, sub, plan.steps, [], [])
     if not runs:
         return None
-    earlier = _select(runs, past.to_numpy(), sub, options)
+    earlier = _select(runs, past.to_numpy(), sub, options, report=False)
     return _scores(earlier, full.to_numpy()[cut : cut + plan.steps], options, now, floor)
 
 

@@ -121,8 +121,13 @@ def select(
     *,
     combine: bool,
     nonnegative: bool,
+    report: bool = True,
 ) -> Selected:
-    """Score the runs, add the median combination and choose by the rule above."""
+    """Score the runs, add the median combination and choose by the rule above.
+
+    ``report=False`` (the calibration's earlier runs: only their forecast and error model are
+    used) skips the score rows and their leave-one-origin-out coverage, a sixth of the cost.
+    """
     clip = (lambda a: np.clip(a, 0.0, None)) if nonnegative else (lambda a: a)
     per_origin = {r.name: origin_mase(values, plan, clip(r.backtest), season) for r in runs}
     singles = [r for r in runs if r.name != BASELINE] or runs
@@ -133,9 +138,12 @@ def select(
         per_origin[combo.name] = origin_mase(values, plan, clip(combo.backtest), season)
         if not _separates(per_origin[best.name], per_origin[combo.name]):
             best = combo
+    truth = actuals(values, plan)
+    errors = fit_error_model(truth - clip(best.backtest))
+    if not report:
+        return Selected(final=best.final, errors=errors, model=best.name, rows=[], coverage=np.nan)
     baseline = per_origin.get(BASELINE)
     base = float(baseline.mean()) if baseline is not None else 0.0
-    truth = actuals(values, plan)
     rows = []
     for run in runs:
         score = float(per_origin[run.name].mean())
@@ -152,7 +160,7 @@ def select(
     chosen = next(row for row in rows if row["chosen"])
     return Selected(
         final=best.final,
-        errors=fit_error_model(truth - clip(best.backtest)),
+        errors=errors,
         model=best.name,
         rows=rows,
         coverage=chosen["coverage"],
