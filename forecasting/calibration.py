@@ -18,7 +18,10 @@ a miss at least as large, against today's band, as it was in either.
 
 For daily series with the history, one more cut lies **a year back** (52 weeks, so the
 weekdays line up): the procedure run on the same window length ending 364 days before today,
-scored on the weeks that followed then. A holiday season, a summer lull or a year-end close
+scored on the weeks that followed then, against *its own* scale only. A year is long enough
+for the level to change several-fold (spend cut to a fifth by a move to small models): by the
+smaller scale, last year's dollar misses would be carried whole into a fifth of the spend, and
+the band doubled for it. A holiday season, a summer lull or a year-end close
 missed last year widens this year's band for the same weeks; the five recent cuts cannot see
 it. Real series of the peer benchmark: 80% bands covered 0.78 without it and 0.82 with it,
 95% bands 0.93 and 0.95; the synthetic set, without yearly patterns, stayed at 0.82 / 0.95.
@@ -113,17 +116,21 @@ def procedure_scores(
     actual: np.ndarray,
     mean: np.ndarray,
     errors: ErrorModel,
-    now: np.ndarray,
+    now: np.ndarray | None,
     floor: np.ndarray | float,
 ) -> np.ndarray:
     """Normalised errors of one earlier run: ``(actual - mean) / max(min(s(h), now), floor)``.
 
     ``s(h)`` is that run's error scale and ``now`` the chosen model's (see the module's
-    "What"). The floor (a tenth of the final model's scale, and a millionth of the series'
-    level) keeps a degenerate earlier scale (a constant stretch: ``s`` of 1e-12) from turning
-    float noise into enormous scores.
+    "What"); ``now=None`` takes the run's own scale alone (the year-ago cut). The floor (a
+    tenth of the final model's scale, and a millionth of the series' level) keeps a
+    degenerate earlier scale (a constant stretch: ``s`` of 1e-12) from turning float noise
+    into enormous scores.
     """
-    scale = np.maximum(np.minimum(errors.scale(len(mean)), now[: len(mean)]), floor)
+    scale = errors.scale(len(mean))
+    if now is not None:
+        scale = np.minimum(scale, now[: len(mean)])
+    scale = np.maximum(scale, floor)
     return (np.asarray(actual, dtype=float) - mean) / scale
 
 

@@ -344,7 +344,7 @@ def _calibrated(series: pd.Series, plan, options: dict, chosen: Selected, notes:
         )
         scores.append(_scores(earlier, values[cut : cut + plan.steps], options, now, floor))
     if options["whole"] is not None:
-        year = _year_ago_scores(series, plan, options, floor, now)
+        year = _year_ago_scores(series, plan, options, floor)
         if year is not None:
             scores.append(year)
     if not scores:
@@ -371,7 +371,7 @@ YEAR = 364
 
 
 def _year_ago_scores(
-    series: pd.Series, plan, options: dict, floor: np.ndarray, now: np.ndarray
+    series: pd.Series, plan, options: dict, floor: np.ndarray
 ) -> np.ndarray | None:
     """The procedure's normalised errors on the same weeks a year earlier
     (`forecasting.calibration`), or ``None`` without the history for it.
@@ -399,10 +399,11 @@ def _year_ago_scores(
     if not runs:
         return None
     earlier = _select(runs, past.to_numpy(), sub, options, report=False)
-    return _scores(earlier, full.to_numpy()[cut : cut + plan.steps], options, now, floor)
+    # Against its own scale only: a year may change the level several-fold.
+    return _scores(earlier, full.to_numpy()[cut : cut + plan.steps], options, None, floor)
 
 
 def _scores(earlier: Selected, actual: np.ndarray, options: dict, now, floor) -> np.ndarray:
-    """An earlier run's normalised errors on what came after its cut."""
+    """An earlier run's normalised errors on what came after its cut (`procedure_scores`)."""
     mean = np.clip(earlier.final, 0.0, None) if options["nonnegative"] else earlier.final
     return procedure_scores(actual, mean, earlier.errors, now, floor)

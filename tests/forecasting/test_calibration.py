@@ -111,3 +111,20 @@ def test_a_miss_in_the_same_weeks_last_year_widens_this_years_band():
     assert (without.lower[95].iloc[this_close] > 80).all()  # a close at ~33 far outside
     assert (with_last_year.lower[95].iloc[this_close] < values[close].max()).all()
     assert (with_last_year.lower[80] < without.lower[80]).all()
+
+
+def test_last_years_misses_count_at_last_years_scale_after_spend_fell():
+    # Spend cut to a fifth ten months ago (traffic moved to small models). Last year's misses,
+    # in dollars, were five times today's: measured against today's scale they would double
+    # the band. The year-ago cut is measured against its own scale.
+    rng = np.random.default_rng(2)
+    index = pd.date_range("2024-12-01", "2026-11-30", freq="D")
+    level = np.where(np.arange(len(index)) < len(index) - 300, 1000.0, 200.0)
+    weekly = np.where(index.day_of_week >= 5, 0.5, 1.0)
+    y = pd.Series(level * weekly * rng.lognormal(0, 0.15, len(index)), index=index)
+    with_last_year = forecast(y, horizon=28)
+    without = forecast(y.iloc[-365:], horizon=28)
+    for level_ in (80, 95):
+        wide = (with_last_year.upper[level_] - with_last_year.lower[level_]).mean()
+        narrow = (without.upper[level_] - without.lower[level_]).mean()
+        assert wide < 1.2 * narrow, (level_, wide, narrow)
