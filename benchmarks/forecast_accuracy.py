@@ -159,15 +159,13 @@ def main() -> None:
     if unknown:
         parser.error(f"--peers: unknown {', '.join(sorted(unknown))}; choose from {PEERS}")
     peers += ("SeasonalNaive",)
-    per_origin = {"horizon": args.horizon, "peers": peers}
-    tasks = []
-    for seed in range(args.synthetic):
-        series = spend_like(seed)
-        tasks += [("synthetic", series.name, series, k) for k in range(ORIGINS, 0, -1)]
-    for series in real_series():
-        group = "held-out" if series.name in HELD_OUT else "dev"
-        tasks += [(group, series.name, series, k) for k in range(ORIGINS, 0, -1)]
-    tasks = [(*task, *per_origin.values()) for task in tasks]
+    named = [("synthetic", spend_like(seed)) for seed in range(args.synthetic)]
+    named += [("held-out" if s.name in HELD_OUT else "dev", s) for s in real_series()]
+    tasks = [
+        (group, series.name, series, k, args.horizon, peers)
+        for group, series in named
+        for k in range(ORIGINS, 0, -1)
+    ]
     start = time.perf_counter()
     with get_context("spawn").Pool(args.workers, initializer=_init) as pool:
         rows = [row for chunk in pool.imap_unordered(evaluate, tasks) for row in chunk]

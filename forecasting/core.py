@@ -303,14 +303,7 @@ def _procedure(
 ) -> Selected | None:
     """Backtest, combine, select and calibrate on ``series``; ``None`` when too short."""
     season = options["season"]
-    plan = plan_origins(
-        len(series),
-        season=season,
-        horizon=horizon,
-        n_origins=options["n_origins"],
-        max_steps=options["max_steps"],
-        min_train=season + 1,
-    )
+    plan = _plan(len(series), horizon, options)
     if plan is None:
         return None
     runs = run_all(options["candidates"], series, season, plan, horizon, notes, rejected)
@@ -353,6 +346,19 @@ def _calibrated(series: pd.Series, plan, options: dict, chosen: Selected, notes:
     return replace(chosen, errors=envelope(chosen.errors, np.concatenate(scores)))
 
 
+def _plan(n: int, horizon: int, options: dict):
+    """The backtest plan of the procedure on ``n`` points (`plan_origins`), or ``None``."""
+    season = options["season"]
+    return plan_origins(
+        n,
+        season=season,
+        horizon=horizon,
+        n_origins=options["n_origins"],
+        max_steps=options["max_steps"],
+        min_train=season + 1,
+    )
+
+
 def _select(runs, values, plan, options, report: bool = True) -> Selected:
     return select(
         runs,
@@ -384,18 +390,10 @@ def _year_ago_scores(
     if cut < len(series) // 2:
         return None
     past = full.iloc[:cut].iloc[-len(series) :]
-    season = options["season"]
-    sub = plan_origins(
-        len(past),
-        season=season,
-        horizon=plan.steps,
-        n_origins=options["n_origins"],
-        max_steps=options["max_steps"],
-        min_train=season + 1,
-    )
+    sub = _plan(len(past), plan.steps, options)
     if sub is None or sub.steps != plan.steps:
         return None
-    runs = run_all(options["candidates"], past, season, sub, plan.steps, [], [])
+    runs = run_all(options["candidates"], past, options["season"], sub, plan.steps, [], [])
     if not runs:
         return None
     earlier = _select(runs, past.to_numpy(), sub, options, report=False)

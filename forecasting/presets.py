@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from forecasting.demand import generative
 from forecasting.errors import ScenarioError
 from forecasting.scenario_spec import validate_spec
 
@@ -34,13 +33,12 @@ def _blended(prices: Mapping, model: str) -> float:
     return (3 * float(p["input"]) + float(p["output"])) / 4
 
 
-def _cheapest(prices: Mapping, tier: str) -> str:
+def cheapest(prices: Mapping, tier: str) -> str:
     """The cheapest generative model of ``tier`` (3:1 input:output blended price) that is
-    priced at all (a free model would make the preset's savings say nothing)."""
+    priced at all (a free model would make the preset's savings say nothing): a price per
+    output token, so `forecasting.demand.generative` by construction."""
     models = [
-        m
-        for m, p in prices.items()
-        if p.get("tier") == tier and generative(p) and float(p.get("output", 0)) > 0
+        m for m, p in prices.items() if p.get("tier") == tier and float(p.get("output", 0)) > 0
     ]
     if not models:
         raise ScenarioError(f"prices: no generative model of tier {tier!r} for the preset")
@@ -60,7 +58,7 @@ def preset_80_20(
 
     The move follows an S-curve that completes after ``months`` (15: the middle of 12-18).
     """
-    small = small or _cheapest(prices, "small")
+    small = small or cheapest(prices, "small")
     frontier = [m for m, p in prices.items() if p.get("tier") == from_tier]
     if not frontier:
         raise ScenarioError(f"from_tier: no model of tier {from_tier!r} in prices")

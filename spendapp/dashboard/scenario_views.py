@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 
 from forecasting import PRESETS, ForecastError, ScenarioError, validate_spec
 from forecasting.demand import generative
+from forecasting.presets import cheapest
 from forecasting.runs.history import default_as_of
 from forecasting.runs.models import DemandBaseline, Scenario
 from forecasting.runs.projections import month_projection
@@ -289,8 +290,14 @@ def _builder_options(inputs: ScenarioInputs) -> dict:
         }
         for model, price in sorted(inputs.prices.items())
     ]
+    try:
+        # A new shift's target: the small model the 80/20 preset would pick.
+        default_target = cheapest(inputs.prices, "small")
+    except ScenarioError:
+        default_target = ""
     return {
         "models": models,
+        "default_target": default_target,
         "tiers": sorted({m["tier"] for m in models if m["used"]}),
         "projects": sorted(p for p in mean["project"].unique() if p),
         "first_month": str(inputs.month),

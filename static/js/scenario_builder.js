@@ -76,9 +76,6 @@
     return options.models.filter(function (m) { return m.generative; });
   }
 
-  function blended(m) {
-    return (3 * Number(m.input) + Number(m.output)) / 4;
-  }
 
   function select(id, values, current, blank) {
     var node = el("select", { id: id });
@@ -309,10 +306,7 @@
     var t = { type: type };
     if (type === "shift") {
       t.share = 0.5;
-      // The cheapest generative small model, as the 80/20 preset picks it.
-      var small = targets().filter(function (m) { return m.tier === "small"; })
-        .sort(function (a, b) { return blended(a) - blended(b); })[0];
-      t.to = small ? small.name : "";
+      t.to = options.default_target;  // the small model the 80/20 preset picks
     } else if (type === "route") {
       t.share = 0.5;
       t.small = "";

@@ -47,7 +47,7 @@ from spendapp.providers.errors import (
 )
 from spendapp.providers.records import CostRecord, NamedEntity, Page, UsageRecord
 
-from .base import Connector, EndpointSpec, Secret, checked_window
+from .base import Connector, EndpointSpec, Secret
 from .bedrock import CredentialError
 from .http import HttpClient
 from .logfilter import register_secret
@@ -253,9 +253,7 @@ class AzureOpenAIConnector(Connector):
             "dataset": dataset,
         }
 
-    def fetch_pages(self, endpoint, start: datetime, end: datetime) -> Iterator[Page]:
-        spec = self.endpoint(endpoint) if isinstance(endpoint, str) else endpoint
-        start, end = checked_window(spec, start, end)
+    def _fetch_pages(self, spec: EndpointSpec, start: datetime, end: datetime) -> Iterator[Page]:
         with self._scrubbed_errors():
             rows, units = self._window(start, end)
             yield self.parse_page(spec, (rows, units))

@@ -197,6 +197,7 @@ class Connector(abc.ABC):
         endpoint's ``max_window``. A page may hold no records (empty buckets).
         """
         spec = self.endpoint(endpoint) if isinstance(endpoint, str) else endpoint
+        start, end = checked_window(spec, start, end)
         if spec.kind != "usage" or not self.newer_groupings:
             yield from self._fetch_pages(spec, start, end)
             return
@@ -218,7 +219,8 @@ class Connector(abc.ABC):
         yield from pages
 
     def _fetch_pages(self, spec: EndpointSpec, start: datetime, end: datetime) -> Iterator[Page]:
-        start, end = checked_window(spec, start, end)
+        """The pages of one window, already checked and in UTC (`fetch_pages`): by default
+        the provider's cursor pagination; connectors that read otherwise override this."""
         url = self._url(self._path(spec))
         params = self._window_params(spec, start, end)
         cursor: str | None = None

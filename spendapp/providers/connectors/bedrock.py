@@ -41,7 +41,7 @@ from spendapp.providers.errors import (
 )
 from spendapp.providers.records import CostRecord, NamedEntity, Page, UsageRecord
 
-from .base import Connector, EndpointSpec, Secret, checked_window
+from .base import Connector, EndpointSpec, Secret
 from .bedrock_cur import LineItem, line_items, read_rows
 from .http import HttpClient
 from .logfilter import register_secret, scrub
@@ -176,9 +176,7 @@ class BedrockConnector(Connector):
             records=cost_records(spec.name, items, start, end), has_more=False, next_page=None
         )
 
-    def fetch_pages(self, endpoint, start: datetime, end: datetime) -> Iterator[Page]:
-        spec = self.endpoint(endpoint) if isinstance(endpoint, str) else endpoint
-        start, end = checked_window(spec, start, end)
+    def _fetch_pages(self, spec: EndpointSpec, start: datetime, end: datetime) -> Iterator[Page]:
         with self._scrubbed_errors():
             items = [
                 item

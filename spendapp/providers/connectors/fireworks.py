@@ -45,7 +45,6 @@ from spendapp.providers.records import CostRecord, NamedEntity, Page, UsageRecor
 from .base import (
     Connector,
     EndpointSpec,
-    checked_window,
     dimension,
     optional_decimal,
     optional_object,
@@ -139,14 +138,10 @@ class FireworksConnector(Connector):
 
     # -- fetching: usage in one request per window, costs one summary per UTC day -------------
 
-    def fetch_pages(
-        self, endpoint: EndpointSpec | str, start: datetime, end: datetime
-    ) -> Iterator[Page]:
-        spec = self.endpoint(endpoint) if isinstance(endpoint, str) else endpoint
+    def _fetch_pages(self, spec: EndpointSpec, start: datetime, end: datetime) -> Iterator[Page]:
         if spec.kind != "cost":
-            yield from super().fetch_pages(spec, start, end)
+            yield from super()._fetch_pages(spec, start, end)
             return
-        start, end = checked_window(spec, start, end)
         url = self._url(self._path(spec))
         day = start.date()
         while _midnight(day) < end:

@@ -74,19 +74,12 @@ class OpenRouterConnector(Connector):
 
     # -- fetching: one request per key and one for the whole day -------------------------------
 
-    def fetch_pages(
-        self, endpoint: EndpointSpec | str, start: datetime, end: datetime
-    ) -> Iterator[Page]:
+    def _fetch_pages(self, spec: EndpointSpec, start: datetime, end: datetime) -> Iterator[Page]:
         """One page per completed UTC day of ``[start, end)``: every key's activity, plus what
         the day's unfiltered total holds beyond them. Days not completed yet give no records
         (OpenRouter answers them with an error)."""
-        spec = self.endpoint(endpoint) if isinstance(endpoint, str) else endpoint
-        if start.tzinfo is None or end.tzinfo is None:
-            raise ValueError("start and end must be timezone-aware datetimes")
-        if end <= start:
-            raise ValueError("end must be after start")
         today = datetime.now(UTC).date()
-        day = start.astimezone(UTC).date()
+        day = start.date()
         while datetime(day.year, day.month, day.day, tzinfo=UTC) < end:
             if day < today:
                 with self._scrubbed_errors():
